@@ -1,0 +1,1 @@
+"""One module per `tinymodels` sub-command (argument parsing and dispatch only)."""

@@ -1,0 +1,18 @@
+"""`tinymodels aggregate` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tinymodels.errors import UsageError
+
+HELP = "aggregate (not implemented yet)"
+DESCRIPTION = HELP
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options yet."""
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UsageError("'tinymodels aggregate' is not implemented yet")

@@ -1,0 +1,52 @@
+"""The tinymodels error hierarchy: every fatal error carries its own exit code.
+
+Only `cli.main()` turns these into an exit status; library code raises them.
+"""
+
+from __future__ import annotations
+
+
+class TinyModelsError(Exception):
+    """Base of every error tinymodels reports to a user (exit code 1)."""
+
+    return_code: int = 1
+
+
+class UsageError(TinyModelsError, ValueError):
+    """Bad command-line input: unknown model type, conflicting flags… (exit code 2)."""
+
+    return_code = 2
+
+
+class UnknownModelTypeError(UsageError):
+    """A model type that the installed transformers does not register."""
+
+
+class OutputDirError(TinyModelsError, OSError):
+    """The output directory cannot be created or written (exit code 3)."""
+
+    return_code = 3
+
+
+class CorpusError(TinyModelsError):
+    """The training corpus cannot be loaded (exit code 4)."""
+
+    return_code = 4
+
+
+class ReportError(TinyModelsError, ValueError):
+    """A report file is malformed, duplicated or conflicting (exit code 5)."""
+
+    return_code = 5
+
+
+class UploadError(TinyModelsError):
+    """Publishing to the Hub failed (exit code 6)."""
+
+    return_code = 6
+
+
+class BuildFailedError(TinyModelsError):
+    """At least one requested model failed to build or validate (exit code 7)."""
+
+    return_code = 7
