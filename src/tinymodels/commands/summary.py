@@ -1,18 +1,64 @@
-"""`tinymodels summary` (not implemented yet)."""
+"""`tinymodels summary`: update a tiny_model_summary.json, or print a Markdown summary."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from tinymodels.errors import UsageError
+from tinymodels import log
+from tinymodels.options import DEFAULT_OUTPUT
 
-HELP = "summary (not implemented yet)"
-DESCRIPTION = HELP
+HELP = "update tests/utils/tiny_model_summary.json, or print a report as Markdown"
+DESCRIPTION = f"""\
+update    Merge a build's tiny_model_summary.json into a repository's summary file, with
+          upstream's rules: new architectures are added whole; for known ones the
+          tokenizer/processor/model class lists are unioned and 'sha' is replaced when
+          the new one is set; keys and lists are then sorted and deduplicated. The file
+          is rewritten in place, atomically (created if absent), and what changed is
+          printed. A merge that changes nothing leaves the file's bytes untouched.
+markdown  Print the Markdown table of a creation report (what CI writes to
+          $GITHUB_STEP_SUMMARY).
+
+Examples:
+  tinymodels summary update --into tests/utils/tiny_model_summary.json --from {DEFAULT_OUTPUT}/reports
+  tinymodels summary update --into summary.json --from new/tiny_model_summary.json --dry-run
+  tinymodels summary markdown {DEFAULT_OUTPUT}/reports
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options yet."""
+    """Register the `update` and `markdown` actions."""
+    sub = parser.add_subparsers(dest="summary_action", metavar="ACTION")
+    sub.required = True
+    update = sub.add_parser("update", help="merge a build summary into a tiny_model_summary.json",
+                            description="Merge a build's tiny_model_summary.json into --into (upstream's rules).",
+                            allow_abbrev=False)
+    update.add_argument("--into", type=Path, required=True, metavar="FILE",
+                        help="the summary file to update, e.g. tests/utils/tiny_model_summary.json")
+    update.add_argument("--from", dest="source", type=Path, default=Path(DEFAULT_OUTPUT) / "reports",
+                        metavar="PATH", help="the new tiny_model_summary.json, its report directory or the "
+                        f"build output directory (default: {DEFAULT_OUTPUT}/reports)")
+    update.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    markdown = sub.add_parser("markdown", help="print a creation report as a Markdown table",
+                              description="Print the Markdown summary of a creation report.",
+                              allow_abbrev=False)
+    markdown.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
+                          help="a report directory, build output directory or creation report file")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'tinymodels summary' is not implemented yet")
+    """Dispatch to the chosen action."""
+    if args.summary_action == "markdown":
+        from tinymodels.stepsummary import render_report_dir
+
+        print(render_report_dir(args.report_dir), end="", flush=True)
+        return 0
+
+    from tinymodels.summary import load_new_summary, update_summary_file
+
+    new = load_new_summary(args.source)
+    if not new:
+        log.warning(f"{args.source}: the new summary is empty (no architecture was built)")
+    result = update_summary_file(args.into, new, dry_run=args.dry_run)
+    print(("(dry run) " if args.dry_run else "") + result.format(), flush=True)
+    return 0

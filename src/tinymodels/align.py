@@ -1,0 +1,69 @@
+"""Align a tiny config dict with its tokenizer: vocabulary size and special-token ids.
+
+General rules, applied to the top-level config and every text-like sub-config:
+- `vocab_size` becomes `len(tokenizer)` (added tokens included);
+- `<name>_token_id` takes the tokenizer's `<name>_token_id` when it has one;
+- any other token id or token-id list outside the vocabulary is brought inside it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Sub-config keys that carry the text vocabulary.
+_TEXT_KEYS = ("text_config", "decoder", "encoder", "language_config", "llm_config", "text_encoder",
+              "decoder_config", "encoder_config", "thinker_config", "talker_config")
+# Config token fields -> the tokenizer attribute that answers them when the names differ.
+_ALIASES = {"decoder_start_token_id": ("bos_token_id", "eos_token_id", "pad_token_id")}
+
+
+def _is_token_field(key: str) -> bool:
+    return key.endswith(("_token_id", "_token_index", "_token_ids")) or key in ("suppress_tokens",
+                                                                                 "begin_suppress_tokens")
+
+
+def _fix_ids(d: dict[str, Any], tokenizer: Any, vocab: int) -> None:
+    for key, value in list(d.items()):
+        if not _is_token_field(key) or value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            tok_id = getattr(tokenizer, key, None) if key.endswith("_token_id") else None
+            for alias in _ALIASES.get(key, ()):
+                if tok_id is None:
+                    tok_id = getattr(tokenizer, alias, None)
+            if isinstance(tok_id, int) and 0 <= tok_id < vocab:
+                d[key] = tok_id
+            elif value >= vocab:
+                d[key] = vocab - 1
+        elif isinstance(value, list) and all(isinstance(v, int) for v in value):
+            kept = [v for v in value if v < vocab]
+            if key == "eos_token_id" and getattr(tokenizer, "eos_token_id", None) is not None:
+                kept = [tokenizer.eos_token_id]
+            d[key] = kept
+
+
+def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:
+    """Update `config` (a dict, in place) for `tokenizer`; returns the vocabulary size."""
+    vocab = len(tokenizer)
+    targets = [config] + [config[k] for k in _TEXT_KEYS if isinstance(config.get(k), dict)]
+    for d in targets:
+        if "vocab_size" in d:
+            d["vocab_size"] = vocab
+        _fix_ids(d, tokenizer, vocab)
+    if config.get("is_encoder_decoder") and config.get("decoder_start_token_id") is None:
+        # Seq2seq generation needs a start token; T5-style models start from pad.
+        start = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.bos_token_id
+        if start is not None:
+            config["decoder_start_token_id"] = start
+    return vocab
+
+
+def clamp_token_ids(config: dict[str, Any], vocab: int) -> None:
+    """Without a tokenizer: just keep every token id inside the configured vocabulary."""
+
+    class _NoTokenizer:
+        pass
+
+    for d in [config] + [v for v in config.values() if isinstance(v, dict) and "model_type" in v]:
+        v = d.get("vocab_size", vocab)
+        _fix_ids(d, _NoTokenizer(), v if isinstance(v, int) and v > 0 else vocab)

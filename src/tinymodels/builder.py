@@ -1,0 +1,240 @@
+"""One model type end to end: tiny config → processors → models → validation → result entry.
+
+`build_model_type` is what a worker runs. It writes validated architecture folders
+into `out_dir` (the runner moves them into place) and returns upstream's result
+entry for the creation report. Nothing fails silently: every architecture that is
+not built carries an error, its traceback and a category.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from tinymodels.options import BuildOptions
+
+# Stage names double as failure categories in the reports.
+STAGES = ("skipped", "missing-dependency", "config", "tokenizer", "processor", "instantiate", "save-reload",
+          "forward", "generate")
+
+
+class StageError(RuntimeError):
+    """A failure tagged with the pipeline stage it happened in."""
+
+    def __init__(self, stage: str, exc: BaseException) -> None:
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.stage = stage
+        self.trace = "".join(traceback.format_exception(exc))
+        self.category = categorize(stage, exc)
+
+
+def categorize(stage: str, exc: BaseException) -> str:
+    """Failure category: missing optional libraries are told apart from real failures."""
+    text = str(exc)
+    if isinstance(exc, ImportError) or "library but it was not found" in text or "requires the" in text and "library" in text:
+        return "missing-dependency"
+    return stage
+
+
+def quiet_libraries() -> None:
+    """Silence transformers' per-model progress bars and advice; our own log says what happened."""
+    import warnings
+
+    import transformers
+    from huggingface_hub.utils import disable_progress_bars
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    disable_progress_bars()
+    warnings.filterwarnings("ignore")
+
+
+def _stage(stage: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except StageError:
+        raise
+    except Exception as exc:
+        raise StageError(stage, exc) from exc
+
+
+def _error(err: StageError) -> dict[str, Any]:
+    return {"model": None, "checkpoint": None, "error": [f"[{err.stage}] {err}", err.trace],
+            "category": err.category}
+
+
+def _needs_tokenizer(model_type: str, tiny: dict[str, Any]) -> str | None:
+    """The tokenizer class a type needs, or None for types without text input."""
+    from tinymodels.discover import processor_classes
+    from tinymodels.tokenization import default_tokenizer_class
+
+    name = default_tokenizer_class(model_type)
+    if name:
+        return name
+    procs = processor_classes(model_type)
+    text_vocab = "vocab_size" in tiny or isinstance(tiny.get("text_config"), dict)
+    if procs.processor or (text_vocab and not procs.image_processor and not procs.feature_extractor):
+        return "TokenizersBackend"
+    return None
+
+
+def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOptions) -> tuple[Any, Any, int | None]:
+    """Tokenizer + aligned config + processors. Returns (Processors, config, vocab_size)."""
+    from tinymodels.align import align_with_tokenizer, clamp_token_ids
+    from tinymodels.discover import processor_classes
+    from tinymodels.knowledge import override_for
+    from tinymodels.processors import (
+        Processors,
+        build_feature_extractor,
+        build_image_processor,
+        build_processor,
+    )
+    from tinymodels.tiny_config import config_from_dict
+    from tinymodels.tokenization import train_tokenizer
+
+    override = override_for(model_type)
+    classes = processor_classes(model_type)
+    procs = Processors()
+    vocab: int | None = None
+    tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny)
+    if tok_class:
+        procs.tokenizer = _stage("tokenizer", train_tokenizer, tok_class, options.corpus, options.vocab_size)
+        vocab = align_with_tokenizer(tiny, procs.tokenizer)
+    else:
+        clamp_token_ids(tiny, options.vocab_size)
+    config = _stage("config", config_from_dict, model_type, tiny)
+    if procs.tokenizer is not None:
+        limit = getattr(config, "max_position_embeddings", None)
+        if isinstance(limit, int) and limit > 0:
+            procs.tokenizer.model_max_length = limit
+    image_size = override.image_size if override else None
+    if classes.image_processor:
+        procs.image_processor = _stage("processor", build_image_processor, classes.image_processor, config, image_size)
+    if classes.video_processor:
+        procs.video_processor = _stage("processor", build_image_processor, classes.video_processor, config, image_size)
+    if classes.feature_extractor:
+        procs.feature_extractor = _stage("processor", build_feature_extractor, classes.feature_extractor, config)
+    if classes.processor:
+        procs.processor = _stage("processor", build_processor, classes.processor, procs)
+    return procs, config, vocab
+
+
+def reload_processors(path: Path, original: Any) -> Any:
+    """Load the saved processors back through the Auto classes (what users will do)."""
+    from transformers import (
+        AutoFeatureExtractor,
+        AutoImageProcessor,
+        AutoProcessor,
+        AutoTokenizer,
+        AutoVideoProcessor,
+    )
+
+    from tinymodels.processors import Processors
+
+    loaded = Processors()
+    if original.processor is not None:
+        loaded.processor = AutoProcessor.from_pretrained(path)
+        return loaded
+    if original.tokenizer is not None:
+        loaded.tokenizer = AutoTokenizer.from_pretrained(path)
+    if original.image_processor is not None:
+        loaded.image_processor = AutoImageProcessor.from_pretrained(path)
+    if original.video_processor is not None:
+        loaded.video_processor = AutoVideoProcessor.from_pretrained(path)
+    if original.feature_extractor is not None:
+        loaded.feature_extractor = AutoFeatureExtractor.from_pretrained(path)
+    return loaded
+
+
+def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str, Any], out_dir: Path,
+                       mappings: tuple[str, ...], model_type: str, seed: int) -> dict[str, Any]:
+    """Build, save, reload and validate one architecture into `out_dir/arch`."""
+    from tinymodels.models import count_params, instantiate, reload, save, weights_bytes
+    from tinymodels.validate import validate_model
+
+    start = time.perf_counter()
+    target = out_dir / arch
+    model = _stage("instantiate", instantiate, arch, config, seed)
+    params = count_params(model)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(procs_dir, target)
+    _stage("save-reload", save, model, target)
+    del model
+    reloaded = _stage("save-reload", reload, arch, target, mappings)
+    _stage("forward", validate_model, reloaded, arch, inputs, mappings)
+    return {
+        "model": arch,
+        "checkpoint": f"{model_type}/{arch}",
+        "params": params,
+        "bytes": weights_bytes(target),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
+    """Build every architecture of `model_type` into `out_dir`; return (config class name, entry)."""
+    from tinymodels.discover import architecture_mappings, config_class
+    from tinymodels.knowledge import override_for
+    from tinymodels.tiny_config import tiny_config_dict
+    from tinymodels.validate import processor_inputs
+
+    start = time.perf_counter()
+    config_name = config_class(model_type).__name__
+    mappings = architecture_mappings(model_type)
+    override = override_for(model_type)
+    skip_arch = dict(override.skip_architectures) if override else {}
+    archs = [a for a in mappings if a not in options.skip]
+    entry: dict[str, Any] = {"model_type": model_type, "processor": {}, "pytorch": {}}
+
+    def finish() -> tuple[str, dict[str, Any]]:
+        entry["seconds"] = round(time.perf_counter() - start, 3)
+        return config_name, entry
+
+    if override and override.skip:
+        err = StageError("skipped", RuntimeError(override.reason))
+        err.category = "skipped"
+        entry["error"] = [f"[skipped] {override.reason}", None]
+        entry["pytorch"] = {a: _error(err) for a in archs}
+        return finish()
+    if not archs:
+        entry["error"] = ["no architecture to build (none registered in an auto model mapping, or all skipped)", None]
+        return finish()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        tiny = _stage("config", tiny_config_dict, model_type)
+        procs, config, vocab = build_processors(model_type, tiny, options)
+    except StageError as err:
+        entry["error"] = [f"[{err.stage}] {err}", err.trace]
+        entry["pytorch"] = {a: _error(err) for a in archs}
+        return finish()
+    if vocab is not None:
+        entry["vocab_size"] = vocab
+    entry["processor"] = {n: n for n in procs.class_names()}
+    with tempfile.TemporaryDirectory(prefix="tinymodels-procs-") as tmp:
+        procs_dir = Path(tmp)
+        try:
+            _stage("processor", procs.save, procs_dir)
+            loaded = _stage("processor", reload_processors, procs_dir, procs)
+            inputs = _stage("processor", processor_inputs, loaded)
+        except StageError as err:
+            entry["error"] = [f"[{err.stage}] {err}", err.trace]
+            entry["pytorch"] = {a: _error(err) for a in archs}
+            return finish()
+        for arch in archs:
+            if arch in skip_arch:
+                err = StageError("skipped", RuntimeError(skip_arch[arch]))
+                err.category = "skipped"
+                entry["pytorch"][arch] = _error(err)
+                continue
+            try:
+                entry["pytorch"][arch] = build_architecture(arch, config, procs_dir, inputs, out_dir,
+                                                            mappings[arch], model_type, options.seed)
+            except StageError as err:
+                shutil.rmtree(out_dir / arch, ignore_errors=True)
+                entry["pytorch"][arch] = _error(err)
+    return finish()

@@ -1,0 +1,152 @@
+"""Discovery from the installed transformers: model types, architectures, processor classes."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+from typing import Final
+
+from tinymodels.errors import UnknownModelTypeError
+
+# The composite models upstream builds, with the (encoder, decoder) types in their names.
+COMPOSITES: Final[dict[str, tuple[str, str]]] = {
+    "encoder-decoder": ("bert", "bert"),
+    "vision-encoder-decoder": ("vit", "gpt2"),
+    "speech-encoder-decoder": ("wav2vec2", "bert"),
+    "vision-text-dual-encoder": ("vit", "bert"),
+}
+
+
+@functools.cache
+def all_model_types() -> tuple[str, ...]:
+    """Every model type the installed transformers registers, sorted."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return tuple(sorted(CONFIG_MAPPING_NAMES))
+
+
+def resolve_model_types(requested: list[str], all_types: bool = False) -> list[str]:
+    """Validate requested model types (deduplicated, order kept) or return all of them.
+
+    Raises:
+        UnknownModelTypeError: a type is not registered; the message names close matches.
+    """
+    known = all_model_types()
+    if all_types:
+        return list(known)
+    unknown = [t for t in requested if t not in known]
+    if unknown:
+        parts = []
+        for t in unknown:
+            close = difflib.get_close_matches(t, known, n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            parts.append(f"{t!r}{hint}")
+        msg = (
+            f"unknown model type {', '.join(parts)}. Model types are the keys of transformers' "
+            "CONFIG_MAPPING, e.g. 'bert', 'gpt2', 'llama'."
+        )
+        raise UnknownModelTypeError(msg)
+    return list(dict.fromkeys(requested))
+
+
+@functools.cache
+def _model_mappings() -> tuple[tuple[str, dict[str, object]], ...]:
+    """(name, mapping) for every auto model mapping, base MODEL_MAPPING first, then by name."""
+    from transformers.models.auto import modeling_auto
+
+    names = sorted(
+        n for n in dir(modeling_auto)
+        if n.startswith("MODEL") and n.endswith("_MAPPING_NAMES") and n != "MODEL_NAMES_MAPPING"
+    )
+    names.remove("MODEL_MAPPING_NAMES")
+    names.insert(0, "MODEL_MAPPING_NAMES")
+    return tuple((n, getattr(modeling_auto, n)) for n in names)
+
+
+def _as_names(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)]  # type: ignore[union-attr]
+
+
+@functools.cache
+def architecture_mappings(model_type: str) -> dict[str, tuple[str, ...]]:
+    """Architecture class name -> the auto mappings that register it, in deterministic order."""
+    out: dict[str, list[str]] = {}
+    for mapping_name, mapping in _model_mappings():
+        for name in _as_names(mapping.get(model_type)):
+            out.setdefault(name, []).append(mapping_name)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def architectures_for(model_type: str) -> list[str]:
+    """Every architecture registered for `model_type` in any auto model mapping."""
+    return list(architecture_mappings(model_type))
+
+
+AUTO_CLASS_FOR_MAPPING: Final[dict[str, str]] = {
+    # Mapping names differ from auto class names only by the suffix and case.
+}
+
+
+def auto_class_name(mapping_name: str) -> str:
+    """MODEL_FOR_CAUSAL_LM_MAPPING_NAMES -> AutoModelForCausalLM (via transformers' own table)."""
+    from transformers.models.auto import modeling_auto
+
+    stem = mapping_name.removesuffix("_NAMES")
+    for attr in dir(modeling_auto):
+        if not attr.startswith("AutoModel"):
+            continue
+        cls = getattr(modeling_auto, attr)
+        mapping = getattr(cls, "_model_mapping", None)
+        if mapping is not None and getattr(mapping, "_model_mapping", None) is getattr(modeling_auto, mapping_name):
+            return attr
+    raise LookupError(f"no Auto class for {stem}")
+
+
+@dataclass(frozen=True)
+class ProcessorClasses:
+    """Processor class names registered for a model type (None when absent)."""
+
+    tokenizer: str | None
+    image_processor: str | None
+    image_processor_pil: str | None
+    feature_extractor: str | None
+    video_processor: str | None
+    processor: str | None
+
+
+@functools.cache
+def processor_classes(model_type: str) -> ProcessorClasses:
+    """Look up the processor classes transformers maps to `model_type`."""
+    from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+    from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+    from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
+    from transformers.models.auto.video_processing_auto import VIDEO_PROCESSOR_MAPPING_NAMES
+
+    image = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+    video = VIDEO_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+    if isinstance(video, dict):
+        video = video.get("torchvision") or next(iter(video.values()), None)
+    tok = TOKENIZER_MAPPING_NAMES.get(model_type)
+    if isinstance(tok, tuple | list):
+        tok = next((t for t in tok if t), None)
+    return ProcessorClasses(
+        tokenizer=tok,
+        image_processor=(image.get("torchvision") or image.get("pil")) if isinstance(image, dict) else image,
+        image_processor_pil=image.get("pil") if isinstance(image, dict) else None,
+        feature_extractor=FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type),
+        video_processor=video or None,
+        processor=PROCESSOR_MAPPING_NAMES.get(model_type),
+    )
+
+
+def config_class(model_type: str) -> type:
+    """The config class of `model_type`."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    return CONFIG_MAPPING[model_type]

@@ -1,0 +1,88 @@
+"""Data files shipped with the package, loaded once and validated as they load."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Final
+
+import yaml
+
+PACKAGE: Final[str] = "tinymodels"
+
+
+def _load_yaml(name: str) -> dict[str, Any]:
+    text = resources.files(PACKAGE).joinpath("resources", name).read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{name}: expected a mapping at top level")
+    return data
+
+
+@dataclass(frozen=True)
+class ShrinkRule:
+    """Cap integer fields whose name matches `pattern` at `max`."""
+
+    name: str
+    max: int
+    pattern: re.Pattern[str]
+
+
+@functools.cache
+def shrink_rules() -> tuple[ShrinkRule, ...]:
+    """The generic shrinking rules of `shrink_rules.yaml`."""
+    rules = []
+    for raw in _load_yaml("shrink_rules.yaml")["rules"]:
+        if not isinstance(raw.get("max"), int) or not raw.get("keys"):
+            raise ValueError(f"shrink_rules.yaml: rule {raw.get('name')!r} needs an int 'max' and 'keys'")
+        pattern = re.compile("|".join(f"(?:{k})" for k in raw["keys"]))
+        rules.append(ShrinkRule(name=raw["name"], max=raw["max"], pattern=pattern))
+    return tuple(rules)
+
+
+_OVERRIDE_FIELDS: Final = {"reason", "config", "keep", "skip", "skip_architectures", "image_size", "tokenizer",
+                           "inputs"}
+
+
+@dataclass(frozen=True)
+class Override:
+    """Per-model-type knowledge from `overrides.yaml`."""
+
+    reason: str
+    config: dict[str, Any] = field(default_factory=dict)
+    keep: tuple[str, ...] = ()
+    skip: bool = False
+    skip_architectures: dict[str, str] = field(default_factory=dict)
+    image_size: int | None = None
+    tokenizer: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@functools.cache
+def overrides() -> dict[str, Override]:
+    """Per-type overrides, validated: every entry needs a reason and known fields only."""
+    out: dict[str, Override] = {}
+    for model_type, raw in (_load_yaml("overrides.yaml").get("overrides") or {}).items():
+        unknown = set(raw) - _OVERRIDE_FIELDS
+        if unknown:
+            raise ValueError(f"overrides.yaml: {model_type}: unknown field(s) {sorted(unknown)}")
+        if not str(raw.get("reason", "")).strip():
+            raise ValueError(f"overrides.yaml: {model_type}: every entry needs a 'reason'")
+        out[model_type] = Override(
+            reason=" ".join(str(raw["reason"]).split()),
+            config=dict(raw.get("config") or {}),
+            keep=tuple(raw.get("keep") or ()),
+            skip=bool(raw.get("skip", False)),
+            skip_architectures=dict(raw.get("skip_architectures") or {}),
+            image_size=raw.get("image_size"),
+            tokenizer=raw.get("tokenizer"),
+            inputs=dict(raw.get("inputs") or {}),
+        )
+    return out
+
+
+def override_for(model_type: str) -> Override | None:
+    """The override entry of `model_type`, if any."""
+    return overrides().get(model_type)

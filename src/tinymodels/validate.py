@@ -1,0 +1,133 @@
+"""Validation: a forward pass on inputs made by the model's own processors.
+
+A model passes when its forward pass (and, for generative heads, a short `generate`)
+runs on the processor output and every floating-point output is finite.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from tinymodels.processors import Processors
+from tinymodels.samples import SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image, sample_video
+
+
+class ValidationError(RuntimeError):
+    """The model did not pass validation (the message says where)."""
+
+
+def processor_inputs(procs: Processors) -> dict[str, Any]:
+    """Inputs for a model, produced by its own processors from the sample text/image/audio/video."""
+    if procs.processor is not None:
+        return _from_processor(procs.processor)
+    inputs: dict[str, Any] = {}
+    if procs.tokenizer is not None:
+        inputs.update(procs.tokenizer(SAMPLE_TEXT, return_tensors="pt"))
+    if procs.image_processor is not None:
+        inputs.update(procs.image_processor(sample_image(), return_tensors="pt"))
+    if procs.video_processor is not None:
+        inputs.update(procs.video_processor(sample_video(), return_tensors="pt"))
+    if procs.feature_extractor is not None:
+        fe = procs.feature_extractor
+        rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
+        inputs.update(fe(sample_audio(sampling_rate=rate), sampling_rate=rate, return_tensors="pt"))
+    return inputs
+
+
+def _from_processor(processor: Any) -> dict[str, Any]:
+    attrs = processor.get_attributes()
+    kwargs: dict[str, Any] = {"return_tensors": "pt"}
+    if "tokenizer" in attrs:
+        kwargs["text"] = SAMPLE_TEXT
+    if "image_processor" in attrs:
+        kwargs["images"] = sample_image()
+    if "video_processor" in attrs:
+        kwargs["videos"] = sample_video()
+    if "feature_extractor" in attrs or "audio_processor" in attrs:
+        fe = getattr(processor, "feature_extractor", None) or getattr(processor, "audio_processor", None)
+        rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
+        kwargs["audio"] = sample_audio(sampling_rate=rate)
+        kwargs["sampling_rate"] = rate
+    out = dict(processor(**kwargs))
+    tokenizer = getattr(processor, "tokenizer", None)
+    if "input_ids" not in out and tokenizer is not None:
+        # Speech processors put the text in `labels`; decoder-only heads need it as input_ids.
+        out["input_ids"] = tokenizer(SAMPLE_TEXT, return_tensors="pt")["input_ids"]
+    return out
+
+
+# Processor outputs that are targets, not inputs: passing them would compute a loss.
+_TARGETS = frozenset({"labels", "label", "decoder_labels"})
+
+
+def model_inputs(model: Any, inputs: dict[str, Any], arch: str) -> dict[str, Any]:
+    """Keep the named `forward` parameters the processors produced; reshape for multiple choice."""
+    params = inspect.signature(model.forward).parameters
+    out = {k: v for k, v in inputs.items() if k in params and k not in _TARGETS}
+    if arch.endswith("ForMultipleChoice"):
+        for k, v in list(out.items()):
+            if hasattr(v, "dim") and v.dim() == 2:
+                out[k] = v.unsqueeze(1).expand(-1, 2, -1).contiguous()
+    return out
+
+
+def _decoder_inputs(model: Any) -> dict[str, Any]:
+    import torch
+
+    params = inspect.signature(model.forward).parameters
+    config = model.config
+    if "decoder_input_ids" not in params or not getattr(config, "is_encoder_decoder", False):
+        return {}
+    start = getattr(config, "decoder_start_token_id", None)
+    if start is None:
+        start = getattr(config, "pad_token_id", None) or 0
+    return {"decoder_input_ids": torch.tensor([[start, start]])}
+
+
+def _check_finite(obj: Any, where: str) -> None:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        if obj.is_floating_point() and not torch.isfinite(obj).all():
+            raise ValidationError(f"{where}: output contains NaN or Inf")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _check_finite(v, f"{where}.{k}")
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            _check_finite(v, f"{where}[{i}]")
+    elif hasattr(obj, "to_tuple"):
+        _check_finite(dict(obj), where)
+
+
+def is_generative(arch: str, mappings: tuple[str, ...]) -> bool:
+    """Heads that `generate`: causal LMs, seq2seq LMs and speech seq2seq."""
+    return any(m in mappings for m in ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
+                                       "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"))
+
+
+def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tuple[str, ...]) -> None:
+    """Forward pass (+ generate for generative heads); raise ValidationError on failure."""
+    import torch
+
+    model.eval()
+    kwargs = model_inputs(model, inputs, arch)
+    if not kwargs:
+        raise ValidationError(f"{arch}: the processors produced no input the model's forward accepts "
+                              f"(produced {sorted(inputs)})")
+    with torch.no_grad():
+        try:
+            outputs = model(**kwargs)
+        except Exception:
+            decoder = _decoder_inputs(model)
+            if not decoder:
+                raise
+            # Seq2seq bases need decoder inputs; heads that derive them must not get them.
+            outputs = model(**kwargs, **decoder)
+        _check_finite(outputs, f"{arch}.forward")
+        if is_generative(arch, mappings) and hasattr(model, "generate"):
+            gen_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("decoder_")}
+            generated = model.generate(**gen_kwargs, max_new_tokens=3, do_sample=False)
+            if generated is None or getattr(generated, "numel", lambda: 0)() == 0:
+                raise ValidationError(f"{arch}.generate returned nothing")
