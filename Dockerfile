@@ -37,9 +37,15 @@ RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"
         > /tmp/constraints.txt
 
 # The package with the optional libraries some architectures need (timm, scipy, sentencepiece…).
+# WITH_TORCHVISION=false drops torchvision again: the offline smoke build has a CPU torch wheel but
+# no matching CPU torchvision (the default index's one needs CUDA torch and breaks `import transformers`
+# image utilities). transformers runs without it, minus the torchvision-backed image processors.
+ARG WITH_TORCHVISION=true
 COPY . /tmp/src
 RUN pip install --no-cache-dir --constraint /tmp/constraints.txt "/tmp/src[models]" \
+    && if [ "$WITH_TORCHVISION" != true ]; then pip uninstall --yes torchvision; fi \
     && rm -rf /tmp/src /tmp/ci-constraints.txt /tmp/constraints.txt \
+    && python -c "import torch; from transformers import AutoImageProcessor, AutoModel, AutoTokenizer" \
     && tinymodels --version
 
 # uid 1001 is the GitHub-hosted runner's user, so files written to the mounted workspace stay usable.

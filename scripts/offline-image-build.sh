@@ -88,7 +88,8 @@ if [[ $NOFILE != unlimited && $NOFILE -lt 20000 ]]; then
     sed -i "s/nofile=20000:20000/nofile=$NOFILE:$NOFILE/" "$CACHE/containers.conf"
 fi
 export CONTAINERS_CONF=$CACHE/containers.conf
-BUILD=(buildah bud --isolation chroot --network host --pull=never --layers --force-rm)
+# docker format: the OCI format drops SHELL (and with it pipefail) from the Dockerfile.
+BUILD=(buildah bud --isolation chroot --network host --pull=never --layers --force-rm --format docker)
 
 # --- 1. Debian base from debootstrap -----------------------------------------------------------
 debian_mirror() {
@@ -173,9 +174,11 @@ TORCH_WHEEL=${TORCH_WHEEL:-$(find_torch_wheel)}
 if [[ -n $TORCH_WHEEL ]]; then
     torch_version=$(basename "$TORCH_WHEEL" | cut -d- -f2)
     torch_version=${torch_version%%+*}
-    log "torch: $TORCH_WHEEL (torchvision resolves to the matching release)"
-    BUILD_ARGS+=(-v "$(dirname "$TORCH_WHEEL"):/tmp/wheels:ro"
-        --build-arg PIP_FIND_LINKS=/tmp/wheels --build-arg "TORCH_SPEC=torch==$torch_version")
+    # No torchvision: the only one on offer for this torch is the CUDA-linked build, which breaks
+    # `import transformers` image utilities on a CPU torch (see WITH_TORCHVISION in the Dockerfile).
+    log "torch: $TORCH_WHEEL, without torchvision"
+    BUILD_ARGS+=(-v "$(dirname "$TORCH_WHEEL"):/tmp/wheels:ro" --build-arg PIP_FIND_LINKS=/tmp/wheels
+        --build-arg "TORCH_SPEC=torch==$torch_version" --build-arg WITH_TORCHVISION=false)
 else
     log "no local CPU torch wheel found: using the Dockerfile's default TORCH_SPEC (large download)"
 fi

@@ -185,6 +185,16 @@ def test_missing_source_exit_5(tmp_path, capsys):
     assert not (tmp_path / "s.json").exists()
 
 
+def test_unwritable_target_exit_3(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    new = tmp_path / "new.json"
+    new.write_text('{"A": {"model_classes": ["A"]}}', encoding="utf-8")
+    # The parent of --into is a regular file: the directory cannot be created.
+    assert main(["summary", "update", "--into", str(blocker / "s.json"), "--from", str(new)]) == 3
+    assert "cannot write" in capsys.readouterr().err
+
+
 def test_into_is_required(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["summary", "update"])

@@ -183,6 +183,12 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     from tinymodels.tiny_config import tiny_config_dict
     from tinymodels.validate import processor_inputs
 
+    from tinymodels.discover import COMPOSITES
+
+    if model_type in COMPOSITES:
+        from tinymodels.composite import build_composite
+
+        return build_composite(model_type, options, out_dir)
     start = time.perf_counter()
     config_name = config_class(model_type).__name__
     mappings = architecture_mappings(model_type)

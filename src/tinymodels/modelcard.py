@@ -103,13 +103,23 @@ def card_facts(folder: Path, architecture: str, info: Mapping[str, Any], entry: 
     vocab_size = entry.get("vocab_size")
     if vocab_size is None:
         vocab_size = config.get("vocab_size")
+    # The stamp is {"fingerprint": {"tinymodels": v, "transformers": v, "seed": n, "corpus": ...}, ...}.
+    config_source = entry.get("config_source") or _find(meta, "config_source")
+    if not config_source and config_class:
+        config_source = f"`{config_class}` defaults, shrunk by tinymodels"
+        if _find(meta, "override"):
+            config_source += " (with model-specific overrides)"
+    transformers_version = config.get("transformers_version") or _find(meta, "transformers_version")
+    if not transformers_version and isinstance(_find(meta, "transformers"), str):
+        transformers_version = _find(meta, "transformers")
     return {
         "architecture": architecture,
         "config_class": config_class,
         "model_type": model_type,
-        "tool_version": _find(meta, "tinymodels_version", "tool_version", "version") or __version__,
-        "transformers_version": config.get("transformers_version") or _find(meta, "transformers_version"),
-        "config_source": entry.get("config_source") or _find(meta, "config_source"),
+        "tool_version": _find(meta, "tinymodels_version", "tool_version", "tinymodels") or __version__,
+        "transformers_version": transformers_version,
+        "config_source": config_source,
+        "corpus": _find(meta, "corpus"),
         "vocab_size": vocab_size,
         "seed": _find(meta, "seed"),
         "params": info.get("params"),
@@ -132,6 +142,7 @@ def render_card(repo_id: str, facts: Mapping[str, Any]) -> str:
         ("Built with", f"tinymodels {facts['tool_version']}"),
         ("transformers version", facts.get("transformers_version")),
         ("Config source", facts.get("config_source")),
+        ("Tokenizer corpus", facts.get("corpus")),
         ("Vocabulary size", facts.get("vocab_size")),
         ("Seed", facts.get("seed")),
         ("Parameters", f"{facts['params']:,}" if isinstance(facts.get("params"), int) else facts.get("params")),

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tinymodels import reports
-from tinymodels.errors import ReportError
+from tinymodels.errors import OutputDirError, ReportError
 
 LIST_ATTRS: Final[tuple[str, ...]] = ("tokenizer_classes", "processor_classes", "model_classes")
 
@@ -144,14 +144,17 @@ def update_summary_file(into: Path, new: Mapping[str, Mapping[str, Any]], dry_ru
     text = dumps(merged, trailing_newline=bool(old_text and old_text.endswith("\n")))
     result.rewritten = text != old_text
     if result.rewritten and not dry_run:
-        mode = into.stat().st_mode & 0o7777 if old_text is not None else None
-        reports.atomic_write_text(into, text)
-        # The temporary file is created 0600; keep the file readable as before (or per umask).
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(into, mode)
+        try:
+            mode = into.stat().st_mode & 0o7777 if old_text is not None else None
+            reports.atomic_write_text(into, text)
+            # The temporary file is created 0600; keep the file readable as before (or per umask).
+            if mode is None:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.chmod(into, mode)
+        except OSError as exc:
+            raise OutputDirError(f"cannot write {into}: {exc}") from exc
     return result
 
 

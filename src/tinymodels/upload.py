@@ -370,7 +370,8 @@ def find_targets(output: Path, report: Mapping[str, Mapping[str, Any]]) -> tuple
 
 
 def _remote_ref(api: Any, repo_id: str, revision: str | None = None) -> _RemoteRef:
-    info = api.model_info(repo_id, revision=revision, files_metadata=True)
+    # model_info passes its own `timeout` (None = no timeout at all) over the client default.
+    info = api.model_info(repo_id, revision=revision, files_metadata=True, timeout=_HTTP_TIMEOUT)
     files: dict[str, tuple[str | None, str | None, int | None]] = {}
     for s in info.siblings or []:
         lfs = getattr(s, "lfs", None)
@@ -550,7 +551,7 @@ def _update_reports(output: Path, summary: UploadSummary) -> None:
     write failed_uploads.json (relative model dir -> reason, upstream's shape)."""
     report_dir = output / "reports"
     report = load_report(report_dir / CREATION_REPORT)
-    by_dir = {r.model_dir: r for r in summary.ok}
+    by_dir = {r.model_dir: r for r in summary.results}
     root = output.resolve()
     for entry in report.values():
         for info in (entry.get("pytorch") or {}).values():
@@ -565,6 +566,11 @@ def _update_reports(output: Path, summary: UploadSummary) -> None:
                 continue
             result = by_dir.get(model_dir)
             if result is None:
+                continue
+            if result.status == "failed":
+                # Whatever an earlier run recorded no longer describes this content.
+                for key in ("sha", "pr_url"):
+                    info.pop(key, None)
                 continue
             info["sha"] = result.sha
             info["repo_id"] = result.repo_id
@@ -629,9 +635,23 @@ def upload_output(
     log.info(f"uploading {len(targets)} model folder(s) to {api.endpoint}/{organization} as {user} "
              f"({'pull requests for existing repos' if create_pr else 'commits to main'})")
 
-    with ThreadPoolExecutor(max_workers=min(max_workers, len(targets)), thread_name_prefix="upload") as pool:
+    # Two folders with the same name would race for one repo: publish the first, fail the others.
+    owners: dict[str, _Target] = {}
+    clashes: list[UploadResult] = []
+    for t in targets:
+        repo_id = repo_id_for(organization, t.folder.name)
+        if repo_id in owners:
+            reason = (f"Failed to upload {t.model_dir}. UploadError: {repo_id} is already the repo of "
+                      f"{owners[repo_id].model_dir}")
+            log.error(reason)
+            clashes.append(UploadResult(t.model_dir, t.architecture, repo_id, "failed", error=reason))
+        else:
+            owners[repo_id] = t
+    unique = list(owners.values())
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(unique)), thread_name_prefix="upload") as pool:
         results = list(pool.map(lambda t: _upload_one(api, t, organization, create_pr, redact, max_attempts),
-                                targets))
+                                unique))
+    results.extend(clashes)
     summary.results.extend(results)
     _update_reports(output, summary)
 

@@ -40,6 +40,10 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[HubServer]:
         }
         for k, v in env.items():
             monkeypatch.setenv(k, v)
+        # tests/conftest.py makes every test offline; these tests talk to 127.0.0.1 only.
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        if hasattr(constants, "HF_HUB_OFFLINE"):
+            monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         # The client read these at import time; redirect the in-process copy too.
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)

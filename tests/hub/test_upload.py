@@ -158,10 +158,14 @@ def test_dropped_pr_commit_opens_one_pr(hub, output):
 
 
 def test_stalled_commit_times_out_and_is_not_duplicated(hub, output):
-    hub.fault("POST", r"/commit/", delay=3.0, after=True, times=1)  # lands, then stalls
-    hub.fault("GET", r"/api/models/", delay=3.0, times=1)  # a stalled read, retried
+    hub.fault("POST", r"/commit/", delay=10.0, after=True, times=1)  # lands, then stalls
+    hub.fault("GET", r"/api/models/", delay=10.0, times=1)  # a stalled read, retried
     summary = upload_output(output, organization=ORG, max_workers=1, timeout=1.0)
     assert {r.status for r in summary.results} == {"created"}
+    # Both stalls were cut short by the client timeout (the retry came before the stall ended).
+    for method, pattern in (("GET", r"/api/models/org/[^/]+$"), ("POST", r"/commit/")):
+        calls = hub.state.calls(method, pattern)
+        assert calls[0]["fault"] and calls[1]["t"] - calls[0]["t"] < 10.0
     for r in summary.results:
         repo = hub.state.repo(r.repo_id)
         assert len(repo.commits) == 2 and r.sha == repo.refs["main"]
@@ -169,17 +173,25 @@ def test_stalled_commit_times_out_and_is_not_duplicated(hub, output):
 
 
 def test_persistent_failure_is_reported_and_others_still_upload(hub, output):
+    creation_path = output / "reports" / CREATION_REPORT
+    creation = json.loads(creation_path.read_text())
+    creation["BertConfig"]["pytorch"]["BertModel"]["sha"] = "0" * 40  # from an older run: now stale
+    creation_path.write_text(json.dumps(creation))
     hub.fault("POST", r"/tiny-random-BertModel/commit/", status=500, times=100, error="disk on fire")
     with pytest.raises(UploadError, match="1 of 2 upload"):
         upload_output(output, organization=ORG, max_attempts=2)
     _, summ, failed = _reports(output)
     assert list(failed) == ["bert/BertModel"]
-    assert failed["bert/BertModel"].startswith("Failed to upload bert/BertModel. HfHubHTTPError: 500")
-    assert "disk on fire" in failed["bert/BertModel"]
+    reason = failed["bert/BertModel"]
+    assert reason.startswith("Failed to upload bert/BertModel. HfHubHTTPError: ")
+    assert "500" in reason and "disk on fire" in reason and "re-run later" in reason
     assert "sha" in summ["BertForMaskedLM"] and "sha" not in summ["BertModel"]
+    assert "sha" not in _reports(output)[0]["BertConfig"]["pytorch"]["BertModel"]
     assert len(hub.state.calls("POST", r"/tiny-random-BertModel/commit/")) == 2  # bounded
 
 
+# The client's LFS PUT passes a file object as `data=` (its own deprecation, not ours).
+@pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 def test_lfs_path_and_unchanged_detection_by_sha256(hub, output):
     hub.state.mode = "auto"  # safetensors -> LFS batch + PUT + verify (Xet disabled)
     first = upload_output(output, organization=ORG)
@@ -224,3 +236,21 @@ def test_cli_invalid_token_fails_clearly(hub, output):
     assert "rejected the token" in proc.stderr and "check HF_TOKEN / --token" in proc.stderr
     assert wrong not in proc.stderr + proc.stdout and SECRET_TOKEN not in proc.stderr + proc.stdout
     assert not hub.state.repos and not hub.state.calls("POST", r"/commit/")
+
+
+@pytest.mark.slow
+def test_build_with_upload_flag_subprocess(hub, tmp_path):
+    """`tinymodels build bert --upload`: the real builder's output goes straight to the Hub."""
+    out = tmp_path / "built"
+    proc = subprocess.run([sys.executable, "-m", "tinymodels", "build", "bert", "-o", str(out), "--upload",
+                           "--organization", ORG], capture_output=True, text=True, env=dict(os.environ),
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    creation, summ, failed = _reports(out)
+    assert failed == {}
+    ok = {a: i for e in creation.values() for a, i in e["pytorch"].items() if i.get("model") and "error" not in i}
+    assert ok and set(ok) <= set(summ)
+    for arch, info in ok.items():
+        repo = hub.state.repo(f"{ORG}/tiny-random-{Path(info['checkpoint']).name}")
+        assert summ[arch]["sha"] == info["sha"] == repo.refs["main"]
+    _no_token_anywhere(out, hub, proc.stdout, proc.stderr)

@@ -60,11 +60,18 @@ def run(args: argparse.Namespace) -> int:
 
     timings: dict[str, float] = {}
     if args.timings is not None:
-        if args.timings.exists():
-            timings = plan.load_timings(args.timings)
+        from tinymodels.aggregate import find_report_file
+        from tinymodels.errors import ReportError
+        from tinymodels.reports import CREATION_REPORT
+
+        try:
+            report_file = find_report_file(args.timings, CREATION_REPORT)
+        except ReportError as exc:
+            # First run of a pipeline: no previous report yet. Say so, but plan anyway;
+            # a report that exists but is malformed is still an error (exit code 5).
+            log.warning(f"--timings: {exc}; using estimates")
         else:
-            # First run of a pipeline: no previous report yet. Say so, but plan anyway.
-            log.warning(f"--timings {args.timings} does not exist; using estimates")
+            timings = plan.load_timings(report_file)
 
     from tinymodels.discover import resolve_model_types
 

@@ -15,7 +15,7 @@ marks as built and validated (and whose folder exists) to the Hub repo
 ORG/tiny-random-{Architecture}, with a generated model card (README.md).
 
 A new repo gets a direct commit; an existing repo gets a pull request (or a commit to
-main with --no-pr); a repo (or open PR) that already holds identical content gets no
+main with --no-pr); a repo (or one of its PRs) already holding identical content gets no
 commit at all, so re-runs are cheap and never spam PRs. Transient Hub errors (429, 5xx,
 timeouts, dropped connections) are retried with backoff; a commit whose response was
 lost is detected before retrying, so it is never made twice.
@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--organization", "--org", required=True,
                         help="Hub user or organization that owns the tiny-random-* repos")
     parser.add_argument("--token", default=None,
-                        help="Hub token with write access (default: $HF_TOKEN, then the stored login)")
+                        help="Hub token with write access (default: $HF_TOKEN, then the stored login); "
+                        "prefer HF_TOKEN, since command-line arguments are visible to other processes")
     parser.add_argument("--no-pr", action="store_true",
                         help="commit to main in existing repos instead of opening pull requests")
     parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS,

@@ -1,0 +1,129 @@
+"""Per-model-type fingerprints: everything that decides what a type's build produces.
+
+A model type's output is up to date when the fingerprint stored beside it in
+``{output}/{model_type}/.tinymodels.json`` equals the one computed now. The
+fingerprint holds the tool and library versions, a digest of the tiny config dict,
+the type's overrides entry, the corpus identity, vocab size, seed and the skip list
+restricted to the type's architectures. It is computed in the runner's parent
+process without building anything (config classes only; a few ms per type).
+
+The stamp file is written last, inside the staging directory, just before the
+staging directory is renamed into place: a folder without a stamp (or with a stamp
+that does not match) is never taken as complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Final
+
+from tinymodels import __version__
+from tinymodels.options import BuildOptions
+
+STAMP: Final[str] = ".tinymodels.json"
+STAMP_FORMAT: Final[int] = 1
+LIBRARIES: Final[tuple[str, ...]] = ("transformers", "tokenizers", "torch")
+
+
+def canonical(obj: Any) -> Any:
+    """A JSON-safe, order-independent form of `obj` (dict keys sorted as strings, tuples as lists)."""
+    if isinstance(obj, dict):
+        return {str(k): canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, list | tuple):
+        return [canonical(v) for v in obj]
+    if isinstance(obj, frozenset | set):
+        return sorted(canonical(v) for v in obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return repr(obj)
+
+
+def digest(obj: Any) -> str:
+    """sha256 of the canonical JSON of `obj`."""
+    text = json.dumps(canonical(obj), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape the output (read from metadata: no import)."""
+    out: dict[str, str] = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def _tiny_config_digest(model_type: str) -> str:
+    from tinymodels.tiny_config import tiny_config_dict
+
+    try:
+        return digest(tiny_config_dict(model_type))
+    except Exception as exc:  # noqa: BLE001 - a config that cannot be built still has an identity
+        return digest({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _override(model_type: str) -> Any:
+    from tinymodels.knowledge import override_for
+
+    override = override_for(model_type)
+    return canonical(dataclasses.asdict(override)) if override is not None else None
+
+
+def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[str, str]) -> dict[str, Any]:
+    """The fingerprint of one model type (a small JSON-able dict).
+
+    `corpus` is `corpus.corpus_id(options.corpus)` and `versions` `library_versions()`,
+    passed in so that a run over hundreds of types computes them once.
+    """
+    from tinymodels.discover import architectures_for
+
+    archs = set(architectures_for(model_type))
+    return {
+        "tinymodels": __version__,
+        **versions,
+        "model_type": model_type,
+        "tiny_config": _tiny_config_digest(model_type),
+        "override": _override(model_type),
+        "corpus": corpus,
+        "vocab_size": options.vocab_size,
+        "seed": options.seed,
+        "skip": sorted(archs & set(options.skip)),
+    }
+
+
+def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """Names of the fingerprint fields that differ (for 'rebuilding: X changed' messages)."""
+    if not old:
+        return ["no previous build"]
+    keys = sorted(set(old) | set(new))
+    return [k for k in keys if old.get(k) != new.get(k)]
+
+
+def read_stamp(type_dir: Path) -> dict[str, Any] | None:
+    """The stamp of a finished type folder, or None when absent or unreadable."""
+    try:
+        data = json.loads((type_dir / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != STAMP_FORMAT:
+        return None
+    if not isinstance(data.get("entry"), dict) or not isinstance(data.get("config_class"), str):
+        return None
+    return data
+
+
+def stamp_text(fingerprint: dict[str, Any], config_class: str, entry: dict[str, Any]) -> str:
+    """The stamp file's content: fingerprint, config class name and the type's result entry."""
+    from tinymodels.reports import dump_json
+
+    return dump_json({"format": STAMP_FORMAT, "fingerprint": fingerprint, "config_class": config_class,
+                      "entry": entry})
