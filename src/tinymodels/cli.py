@@ -77,3 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tinymodels: interrupted", file=sys.stderr, flush=True)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` & co.: not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

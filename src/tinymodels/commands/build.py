@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
     parser.add_argument("-j", "--num-workers", "--num_workers", dest="num_workers", type=int,
                         default=int(os.environ.get("TINYMODELS_NUM_WORKERS", "1")),
-                        help="parallel worker processes (default: 1)")
+                        help="parallel worker processes, each model type isolated from the run (default: 1; "
+                        "0 builds in-process, without isolation or timeouts, for debugging)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds allowed per model type before it is stopped (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--force", action="store_true", help="rebuild model types whose output is up to date")
@@ -96,8 +97,8 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
         raise UsageError("name model types to build (e.g. 'tinymodels build bert gpt2') or pass --all")
     if args.vocab_size < 64:
         raise UsageError(f"--vocab-size must be at least 64 (got {args.vocab_size})")
-    if args.num_workers < 1:
-        raise UsageError(f"--num-workers must be at least 1 (got {args.num_workers})")
+    if args.num_workers < 0:
+        raise UsageError(f"--num-workers must be 0 (build in-process) or more (got {args.num_workers})")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be positive (got {args.timeout})")
     if args.upload and not args.organization:
