@@ -212,8 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         split = urlsplit(self.path)
         raw_path, query = split.path, parse_qs(split.query)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         auth = self.headers.get("authorization") or ""
         entry = {"method": self.command, "path": raw_path, "query": split.query, "t": time.monotonic(),
                  "authenticated": bool(auth), "status": None, "fault": None}
@@ -238,6 +237,19 @@ class _Handler(BaseHTTPRequestHandler):
             if self._apply_fault(rule, entry):
                 return
         self._send(status, headers, payload, entry)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()  # blank line after the last chunk
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def _apply_fault(self, rule: Fault, entry: dict[str, Any]) -> bool:
         """True when the fault replaced the response entirely."""

@@ -2,7 +2,9 @@
 
 General rules, applied to the top-level config and every text-like sub-config:
 - `vocab_size` becomes `len(tokenizer)` (added tokens included);
-- `<name>_token_id` takes the tokenizer's `<name>_token_id` when it has one;
+- `<name>_token_id` / `<name>_token_index` take the tokenizer's `<name>_token_id` when it has one
+  (model-specific tokens such as `image_token` are added to the tokenizer beforehand, see
+  `processors.add_special_tokens`);
 - any other token id or token-id list outside the vocabulary is brought inside it.
 """
 
@@ -22,12 +24,17 @@ def _is_token_field(key: str) -> bool:
                                                                                  "begin_suppress_tokens")
 
 
+def _tokenizer_attr(key: str) -> str:
+    """The tokenizer attribute answering a config token field: `image_token_index` -> `image_token_id`."""
+    return key.removesuffix("_index") + "_id" if key.endswith("_token_index") else key
+
+
 def _fix_ids(d: dict[str, Any], tokenizer: Any, vocab: int) -> None:
     for key, value in list(d.items()):
         if not _is_token_field(key) or value is None or isinstance(value, bool):
             continue
         if isinstance(value, int):
-            tok_id = getattr(tokenizer, key, None) if key.endswith("_token_id") else None
+            tok_id = getattr(tokenizer, _tokenizer_attr(key), None)
             for alias in _ALIASES.get(key, ()):
                 if tok_id is None:
                     tok_id = getattr(tokenizer, alias, None)

@@ -82,6 +82,19 @@ def _needs_tokenizer(model_type: str, tiny: dict[str, Any]) -> str | None:
     return None
 
 
+def _model_special_tokens(classes: Any, tiny: dict[str, Any], procs: Any, override: Any) -> dict[str, str]:
+    """Named special tokens the tokenizer must carry: those the config's out-of-vocabulary ids
+    name, those the processor class reads from its tokenizer, then per-type data (later wins)."""
+    from tinymodels.processors import config_special_tokens, processor_special_tokens
+
+    tokens = config_special_tokens(tiny, len(procs.tokenizer))
+    if classes.processor:
+        tokens.update(processor_special_tokens(classes.processor))
+    if override and override.special_tokens:
+        tokens.update(override.special_tokens)
+    return tokens
+
+
 def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOptions) -> tuple[Any, Any, int | None]:
     """Tokenizer + aligned config + processors. Returns (Processors, config, vocab_size)."""
     from tinymodels.align import align_with_tokenizer, clamp_token_ids
@@ -89,6 +102,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     from tinymodels.knowledge import override_for
     from tinymodels.processors import (
         Processors,
+        add_special_tokens,
         build_feature_extractor,
         build_image_processor,
         build_processor,
@@ -103,6 +117,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny)
     if tok_class:
         procs.tokenizer = _stage("tokenizer", train_tokenizer, tok_class, options.corpus, options.vocab_size)
+        _stage("tokenizer", add_special_tokens, procs.tokenizer, _model_special_tokens(classes, tiny, procs, override))
         vocab = align_with_tokenizer(tiny, procs.tokenizer)
     else:
         clamp_token_ids(tiny, options.vocab_size)
@@ -226,7 +241,8 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
         try:
             _stage("processor", procs.save, procs_dir)
             loaded = _stage("processor", reload_processors, procs_dir, procs)
-            inputs = _stage("processor", processor_inputs, loaded)
+            text = override.inputs.get("text") if override else None
+            inputs = _stage("processor", processor_inputs, loaded, text)
         except StageError as err:
             entry["error"] = [f"[{err.stage}] {err}", err.trace]
             entry["pytorch"] = {a: _error(err) for a in archs}

@@ -74,12 +74,68 @@ def _as_names(value: object) -> list[str]:
 
 @functools.cache
 def architecture_mappings(model_type: str) -> dict[str, tuple[str, ...]]:
-    """Architecture class name -> the auto mappings that register it, in deterministic order."""
+    """Architecture class name -> the auto mappings that register it, in deterministic order.
+
+    Types in no auto mapping (sub-config types such as `clip_text_model`) get the model
+    classes of their package whose `config_class` is exactly theirs, with no mapping
+    (an empty tuple: they are reloaded through the class itself).
+    """
     out: dict[str, list[str]] = {}
     for mapping_name, mapping in _model_mappings():
         for name in _as_names(mapping.get(model_type)):
             out.setdefault(name, []).append(mapping_name)
+    if not out:
+        return {name: () for name in package_model_classes(model_type)}
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _is_concrete(cls: type, candidates: list[type]) -> bool:
+    """False for abstract bases (no `forward` of their own) and thin aliases of another candidate.
+
+    `XPreTrainedModel` bases share the config class but cannot run; deprecated aliases
+    (`class Old(New)` with only a warning) would build the same model twice.
+    """
+    import torch
+
+    forward = getattr(cls, "forward", None)
+    if forward is None or forward is torch.nn.Module.forward:
+        return False
+    return not any(other is not cls and issubclass(cls, other) and getattr(other, "forward", None) is forward
+                   for other in candidates)
+
+
+@functools.cache
+def package_model_classes(model_type: str) -> tuple[str, ...]:
+    """Concrete `PreTrainedModel` classes of the config's package whose `config_class` is that config.
+
+    Sorted by name; classes exported at the transformers top level are preferred (the
+    builder instantiates by top-level name), others are used only when none is exported.
+    """
+    import importlib
+
+    import transformers
+    from transformers import PreTrainedModel
+
+    cfg = config_class(model_type)
+    package = cfg.__module__.rsplit(".", 1)[0]
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        return ()
+    found: dict[str, type] = {}
+    for name in sorted(dir(module)):
+        if name.startswith("_"):
+            continue
+        try:
+            obj = getattr(module, name)
+        except Exception:  # an optional dependency of one modeling file is missing
+            continue
+        if isinstance(obj, type) and issubclass(obj, PreTrainedModel) and getattr(obj, "config_class", None) is cfg:
+            found[name] = obj
+    candidates = list(found.values())
+    concrete = [n for n, c in found.items() if _is_concrete(c, candidates)]
+    exported = [n for n in concrete if getattr(transformers, n, None) is found[n]]
+    return tuple(exported or concrete)
 
 
 def architectures_for(model_type: str) -> list[str]:

@@ -43,7 +43,7 @@ def shrink_rules() -> tuple[ShrinkRule, ...]:
 
 
 _OVERRIDE_FIELDS: Final = {"reason", "config", "keep", "skip", "skip_architectures", "image_size", "tokenizer",
-                           "inputs"}
+                           "inputs", "special_tokens"}
 
 
 @dataclass(frozen=True)
@@ -58,18 +58,37 @@ class Override:
     image_size: int | None = None
     tokenizer: str | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    special_tokens: dict[str, str] = field(default_factory=dict)
+
+
+def _merged_overrides() -> dict[str, dict[str, Any]]:
+    """Entries of every `overrides*.yaml`, merged per type (mappings merged, reasons joined)."""
+    merged: dict[str, dict[str, Any]] = {}
+    names = sorted(p.name for p in resources.files(PACKAGE).joinpath("resources").iterdir()
+                   if p.name.startswith("overrides") and p.name.endswith(".yaml"))
+    for name in names:
+        for model_type, raw in (_load_yaml(name).get("overrides") or {}).items():
+            unknown = set(raw) - _OVERRIDE_FIELDS
+            if unknown:
+                raise ValueError(f"{name}: {model_type}: unknown field(s) {sorted(unknown)}")
+            if not str(raw.get("reason", "")).strip():
+                raise ValueError(f"{name}: {model_type}: every entry needs a 'reason'")
+            into = merged.setdefault(model_type, {})
+            for key, value in raw.items():
+                if key == "reason" and into.get("reason"):
+                    into["reason"] = f"{into['reason']} {value}"
+                elif isinstance(value, dict) and isinstance(into.get(key), dict):
+                    into[key] = {**into[key], **value}
+                else:
+                    into[key] = value
+    return merged
 
 
 @functools.cache
 def overrides() -> dict[str, Override]:
     """Per-type overrides, validated: every entry needs a reason and known fields only."""
     out: dict[str, Override] = {}
-    for model_type, raw in (_load_yaml("overrides.yaml").get("overrides") or {}).items():
-        unknown = set(raw) - _OVERRIDE_FIELDS
-        if unknown:
-            raise ValueError(f"overrides.yaml: {model_type}: unknown field(s) {sorted(unknown)}")
-        if not str(raw.get("reason", "")).strip():
-            raise ValueError(f"overrides.yaml: {model_type}: every entry needs a 'reason'")
+    for model_type, raw in _merged_overrides().items():
         out[model_type] = Override(
             reason=" ".join(str(raw["reason"]).split()),
             config=dict(raw.get("config") or {}),
@@ -79,6 +98,7 @@ def overrides() -> dict[str, Override]:
             image_size=raw.get("image_size"),
             tokenizer=raw.get("tokenizer"),
             inputs=dict(raw.get("inputs") or {}),
+            special_tokens=dict(raw.get("special_tokens") or {}),
         )
     return out
 

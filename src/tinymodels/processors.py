@@ -7,6 +7,9 @@ settings) and only its sizes are aligned with the tiny config.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,3 +119,91 @@ def build_processor(class_name: str, parts: Processors) -> Any:
             raise ValueError(f"{class_name} needs a {attr}, which could not be built")
         kwargs[attr] = available[attr]
     return cls(**kwargs)
+
+
+# Special tokens every tokenizer already names; a processor never needs them added.
+_STANDARD_TOKENS = frozenset({"bos_token", "eos_token", "pad_token", "unk_token", "sep_token", "cls_token",
+                              "mask_token", "decoder_start_token"})
+# `tokenizer.<name>_token` or `tokenizer.<name>_token_id` in a processor's source.
+_TOKEN_REF = re.compile(r"tokenizer\.(\w+_token)(?:_id|_ids)?\b")
+
+
+def _token_string(name: str) -> str:
+    """A readable, unambiguous token string for a named special token (`image_token` -> `<|image|>`)."""
+    return f"<|{name.removesuffix('_token')}|>"
+
+
+def processor_special_tokens(class_name: str) -> dict[str, str]:
+    """Named special tokens a `ProcessorMixin` class expects on its tokenizer: name -> token string.
+
+    Read from the class itself: its `__init__` `*_token` parameters with string defaults (their
+    values are what checkpoints use) and the `tokenizer.<name>_token[_id]` attributes its module
+    reads (those have no default: the tokenizer of a real checkpoint carries them).
+    """
+    import transformers
+
+    cls = getattr(transformers, class_name, None)
+    if cls is None:
+        return {}
+    out: dict[str, str] = {}
+    module = sys.modules.get(cls.__module__)
+    try:
+        source = inspect.getsource(module) if module is not None else ""
+    except (OSError, TypeError):
+        source = ""
+    for name in _TOKEN_REF.findall(source):
+        if name not in _STANDARD_TOKENS:
+            out.setdefault(name, _token_string(name))
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name.endswith("_token") and name not in _STANDARD_TOKENS and isinstance(param.default, str):
+            out[name] = param.default
+    return out
+
+
+def config_special_tokens(config: dict[str, Any], vocab: int) -> dict[str, str]:
+    """Named tokens for the config's model-specific token ids outside the trained vocabulary.
+
+    `image_token_index: 32000` becomes a special token `image_token`, so every model-specific
+    id gets its own distinct id in the tokenizer instead of all being clamped onto one.
+    """
+    out: dict[str, str] = {}
+    todo = [config]
+    while todo:
+        d = todo.pop()
+        for key, value in d.items():
+            if isinstance(value, dict):
+                todo.append(value)
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < vocab:
+                continue
+            for suffix in ("_token_id", "_token_index"):
+                name = key[: -len(suffix)] + "_token"
+                if key.endswith(suffix) and name not in _STANDARD_TOKENS:
+                    out.setdefault(name, _token_string(name))
+    return out
+
+
+def add_special_tokens(tokenizer: Any, tokens: dict[str, str]) -> list[str]:
+    """Add named special tokens (`tokenizer.image_token`, `.image_token_id`…) the tokenizer lacks.
+
+    They are saved with the tokenizer, so the reloaded processor finds them too. Returns the names added.
+    """
+    from tokenizers import AddedToken
+
+    new: dict[str, Any] = {}
+    for name, text in tokens.items():
+        if name in _STANDARD_TOKENS:
+            continue
+        try:
+            current = getattr(tokenizer, name)
+        except AttributeError:
+            current = None
+        if isinstance(current, str) and current:
+            continue
+        new[name] = AddedToken(text, special=True, normalized=False)
+    if not new:
+        return []
+    # The tokenizer API for named model-specific tokens (what `extra_special_tokens={...}` does on load).
+    tokenizer._set_model_specific_special_tokens(new)
+    tokenizer.add_tokens(list({str(t): t for t in new.values()}.values()), special_tokens=True)
+    return sorted(new)

@@ -17,10 +17,14 @@ class ValidationError(RuntimeError):
     """The model did not pass validation (the message says where)."""
 
 
-def processor_inputs(procs: Processors) -> dict[str, Any]:
-    """Inputs for a model, produced by its own processors from the sample text/image/audio/video."""
+def processor_inputs(procs: Processors, text_template: str | None = None) -> dict[str, Any]:
+    """Inputs for a model, produced by its own processors from the sample text/image/audio/video.
+
+    `text_template` (from overrides) replaces the default sample text; `{image}`, `{video}` and
+    `{audio}` in it stand for the processor's placeholder tokens.
+    """
     if procs.processor is not None:
-        return _from_processor(procs.processor)
+        return _from_processor(procs.processor, text_template)
     inputs: dict[str, Any] = {}
     if procs.tokenizer is not None:
         inputs.update(procs.tokenizer(SAMPLE_TEXT, return_tensors="pt"))
@@ -35,21 +39,57 @@ def processor_inputs(procs: Processors) -> dict[str, Any]:
     return inputs
 
 
-def _from_processor(processor: Any) -> dict[str, Any]:
+# Processor attributes naming the placeholder a prompt carries for each modality.
+_PLACEHOLDERS = {"image": "image_token", "video": "video_token", "audio": "audio_token"}
+
+
+def _placeholder(processor: Any, modality: str) -> str:
+    value = getattr(processor, _PLACEHOLDERS[modality], None)
+    return value if isinstance(value, str) else ""
+
+
+def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, Any]]:
+    """Processor call kwargs to try in order: the prompt with one placeholder per media input first
+    (what multimodal processors count and expand), then the bare text, then the media alone
+    (retrieval processors take text or images, not both)."""
     attrs = processor.get_attributes()
-    kwargs: dict[str, Any] = {"return_tensors": "pt"}
-    if "tokenizer" in attrs:
-        kwargs["text"] = SAMPLE_TEXT
+    media: dict[str, Any] = {}
     if "image_processor" in attrs:
-        kwargs["images"] = sample_image()
+        media["images"] = sample_image()
     if "video_processor" in attrs:
-        kwargs["videos"] = sample_video()
+        media["videos"] = sample_video()
     if "feature_extractor" in attrs or "audio_processor" in attrs:
         fe = getattr(processor, "feature_extractor", None) or getattr(processor, "audio_processor", None)
         rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
-        kwargs["audio"] = sample_audio(sampling_rate=rate)
-        kwargs["sampling_rate"] = rate
-    out = dict(processor(**kwargs))
+        media["audio"] = sample_audio(sampling_rate=rate)
+        media["sampling_rate"] = rate
+    base: dict[str, Any] = {"return_tensors": "pt", **media}
+    if "tokenizer" not in attrs:
+        return [base]
+    marks = {m: _placeholder(processor, m) for m in _PLACEHOLDERS}
+    used = {"image": "images", "video": "videos", "audio": "audio"}
+    prefix = "".join(marks[m] for m in _PLACEHOLDERS if used[m] in media)
+    if text_template is not None:
+        return [{**base, "text": text_template.format(**marks)}]
+    variants = [{**base, "text": prefix + SAMPLE_TEXT}]
+    if prefix:
+        variants.append({**base, "text": SAMPLE_TEXT})
+    if media:
+        variants.append(base)
+    return variants
+
+
+def _from_processor(processor: Any, text_template: str | None = None) -> dict[str, Any]:
+    first: Exception | None = None
+    for kwargs in _call_variants(processor, text_template):
+        try:
+            out = dict(processor(**kwargs))
+            break
+        except Exception as exc:  # noqa: BLE001 - the next variant may suit this processor
+            first = first or exc
+    else:
+        assert first is not None
+        raise first
     tokenizer = getattr(processor, "tokenizer", None)
     if "input_ids" not in out and tokenizer is not None:
         # Speech processors put the text in `labels`; decoder-only heads need it as input_ids.

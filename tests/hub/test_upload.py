@@ -239,6 +239,8 @@ def test_cli_invalid_token_fails_clearly(hub, output):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("TINYMODELS_SLOW_TESTS"),
+                    reason="builds real models (~20-40 s); set TINYMODELS_SLOW_TESTS=1")
 def test_build_with_upload_flag_subprocess(hub, tmp_path):
     """`tinymodels build bert --upload`: the real builder's output goes straight to the Hub."""
     out = tmp_path / "built"

@@ -1,0 +1,229 @@
+"""The runner: worker isolation, timeouts, resumable and incremental builds, determinism.
+
+Every build here is a real `tinymodels build` subprocess over small real model types.
+Crashes and hangs are injected with the runner's testing hook TINYMODELS_FAULT_INJECT,
+which makes a worker segfault or sleep forever when handed a given type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinymodels.fingerprint import STAMP
+from tinymodels.runner import LOCK_FILE
+
+pytestmark = pytest.mark.slow
+
+# Small, quick types: an image model, a causal LM with a BPE tokenizer, an encoder with WordPiece.
+TYPES = ["vit", "gpt2", "distilbert"]
+REPORT = Path("reports") / "tiny_model_creation_report.json"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("GITHUB_STEP_SUMMARY", "TINYMODELS_FAULT_INJECT", "TINYMODELS_NUM_WORKERS")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "tinymodels", "build", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def _strip_seconds(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _strip_seconds(v) for k, v in obj.items() if k != "seconds"}
+    if isinstance(obj, list):
+        return [_strip_seconds(v) for v in obj]
+    return obj
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root`; JSON reports and stamps compared without `seconds` timings."""
+    out: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir() or rel == LOCK_FILE:
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".json" and (rel.startswith("reports/") or path.name == STAMP):
+            data = json.dumps(_strip_seconds(json.loads(data)), sort_keys=True).encode()
+        out[rel] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*")
+            if not p.relative_to(root).as_posix().startswith("reports")}
+
+
+def creation_report(out: Path) -> dict[str, Any]:
+    return json.loads((out / REPORT).read_text())
+
+
+@pytest.fixture(scope="module")
+def clean_n1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clean-n1")
+    proc = run_cli(*TYPES, "-o", str(out), "--num-workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def built_n2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("built-n2")
+    proc = run_cli(*TYPES, "-o", str(out), "--num-workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_clean_build_layout(clean_n1: Path) -> None:
+    report = creation_report(clean_n1)
+    assert {e["model_type"] for e in report.values()} == set(TYPES)
+    for model_type in TYPES:
+        stamp = json.loads((clean_n1 / model_type / STAMP).read_text())
+        assert stamp["entry"] == report[stamp["config_class"]]
+        assert stamp["fingerprint"]["model_type"] == model_type
+        built = {a for a, i in stamp["entry"]["pytorch"].items() if i.get("model")}
+        assert built and built == {p.name for p in (clean_n1 / model_type).iterdir() if p.is_dir()}
+    assert not [p for p in clean_n1.iterdir() if p.name.startswith((".staging-", ".old-"))]
+
+
+def test_one_and_two_workers_give_identical_files(clean_n1: Path, built_n2: Path) -> None:
+    one, two = tree_hashes(clean_n1), tree_hashes(built_n2)
+    assert any(name.endswith("model.safetensors") for name in one)
+    assert any(name.endswith("tokenizer.json") for name in one)
+    assert any(name.endswith("preprocessor_config.json") for name in one)
+    assert one == two
+
+
+def test_second_run_skips_up_to_date_types(built_n2: Path) -> None:
+    before, hashes = mtimes(built_n2), tree_hashes(built_n2)
+    proc = run_cli(*TYPES, "-o", str(built_n2), "--num-workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(TYPES)} model type(s) up to date" in proc.stderr
+    assert "0 built" in proc.stderr and "building" not in proc.stderr
+    assert mtimes(built_n2) == before
+    assert tree_hashes(built_n2) == hashes
+
+
+def test_force_rebuilds(built_n2: Path) -> None:
+    before, hashes = mtimes(built_n2), tree_hashes(built_n2)
+    # In-process (--num-workers 0) on purpose: the debugging mode must produce the same files.
+    proc = run_cli("vit", "-o", str(built_n2), "--num-workers", "0", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert "✓ vit" in proc.stderr and "up to date" not in proc.stderr
+    after = mtimes(built_n2)
+    assert after["vit/ViTModel/model.safetensors"] != before["vit/ViTModel/model.safetensors"]
+    assert {k: v for k, v in after.items() if k.startswith("gpt2/")} == \
+        {k: v for k, v in before.items() if k.startswith("gpt2/")}
+    assert tree_hashes(built_n2) == hashes
+
+
+def test_changed_options_rebuild_only_what_changed(built_n2: Path, tmp_path: Path) -> None:
+    """A skip list touching only gpt2's architectures changes only gpt2's fingerprint."""
+    before = mtimes(built_n2)
+    proc = run_cli(*TYPES, "-o", str(built_n2), "--num-workers", "0", "--skip", "GPT2ForTokenClassification")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 model type(s) up to date" in proc.stderr
+    after = mtimes(built_n2)
+    assert not (built_n2 / "gpt2" / "GPT2ForTokenClassification").exists()
+    assert after["gpt2/GPT2Model/model.safetensors"] != before["gpt2/GPT2Model/model.safetensors"]
+    assert after["vit/ViTModel/model.safetensors"] == before["vit/ViTModel/model.safetensors"]
+    report = creation_report(built_n2)
+    assert "GPT2ForTokenClassification" not in report["GPT2Config"]["pytorch"]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_sigkill_then_rerun_matches_clean_build(clean_n1: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_STEP_SUMMARY", "TINYMODELS_FAULT_INJECT")}
+    proc = subprocess.Popen([sys.executable, "-m", "tinymodels", "build", *TYPES, "-o", str(out), "-j", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while not any((out / t / STAMP).exists() for t in TYPES):
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "no model type finished in time"
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stderr:
+            proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    # Workers die with the parent (PR_SET_PDEATHSIG) instead of building on as orphans.
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+    # Whatever the kill interrupted, no folder claims to be complete without its stamp.
+    finished = [t for t in TYPES if (out / t / STAMP).exists()]
+    assert finished and len(finished) < len(TYPES)
+    assert all((out / t / STAMP).exists() for t in TYPES if (out / t).exists())
+
+    rerun = run_cli(*TYPES, "-o", str(out), "-j", "1")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(finished)} model type(s) up to date" in rerun.stderr
+    assert tree_hashes(out) == tree_hashes(clean_n1)
+
+
+def test_crashing_worker_fails_only_its_type(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli("vit", "distilbert", "-o", str(out), "-j", "1", env={"TINYMODELS_FAULT_INJECT": "vit=crash"})
+    assert proc.returncode == 1, proc.stderr
+    assert "✕ vit" in proc.stderr and "✓ distilbert" in proc.stderr
+    assert "Fatal Python error: Segmentation fault" in proc.stderr  # the worker's own last words
+    report = creation_report(out)
+    entry = report["ViTConfig"]
+    assert entry["error"][0].startswith("[crash] worker process died while building vit (killed by SIGSEGV)")
+    assert entry["pytorch"] and all(
+        info == {"model": None, "checkpoint": None, "error": entry["error"], "category": "crash"}
+        for info in entry["pytorch"].values())
+    assert not (out / "vit").exists()
+    assert all("error" not in i for i in report["DistilBertConfig"]["pytorch"].values())
+    assert (out / "distilbert" / STAMP).exists()
+    failed = (out / "reports" / "simple_failed_report.txt").read_text()
+    assert "ViTModel: [crash] worker process died" in failed
+
+    # A crash leaves no stamp: the next run retries vit (and only vit).
+    rerun = run_cli("vit", "distilbert", "-o", str(out), "-j", "1")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "1 model type(s) up to date" in rerun.stderr and "✓ vit" in rerun.stderr
+
+
+def test_hanging_type_is_stopped_at_its_timeout(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli("gpt2", "-o", str(out), "-j", "1", "--timeout", "4",
+                   env={"TINYMODELS_FAULT_INJECT": "gpt2=hang"})
+    assert proc.returncode == 1, proc.stderr
+    entry = creation_report(out)["GPT2Config"]
+    assert entry["error"] == ["[timeout] timed out after 4 s (worker stopped)", None]
+    assert {i["category"] for i in entry["pytorch"].values()} == {"timeout"}
+    assert "_inject_fault" in proc.stderr  # the hung worker's stack, dumped before it was killed
+    assert not (out / "gpt2").exists()
