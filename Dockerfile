@@ -21,6 +21,7 @@ ENV PYTHONUNBUFFERED=1 \
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git zstd \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
 # torch first, in its own layer: it is the biggest and changes least often.
@@ -36,14 +37,22 @@ RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"
     && { pip freeze | grep -E '^torch(vision)?=='; grep -vE '^torch(vision)?==' /tmp/ci-constraints.txt; } \
         > /tmp/constraints.txt
 
-# The package with the optional libraries some architectures need (timm, scipy, sentencepiece…).
+# Dependencies next, from pyproject.toml alone (with a stub package), so that a source change only
+# reinstalls tinymodels itself. They include the optional libraries some architectures need
+# (timm, scipy, sentencepiece…).
 # WITH_TORCHVISION=false drops torchvision again: the offline smoke build has a CPU torch wheel but
-# no matching CPU torchvision (the default index's one needs CUDA torch and breaks `import transformers`
-# image utilities). transformers runs without it, minus the torchvision-backed image processors.
+# no matching CPU torchvision (the default index's one needs CUDA torch and breaks the image utilities
+# of transformers). transformers runs without it, minus the torchvision-backed image processors.
 ARG WITH_TORCHVISION=true
-COPY . /tmp/src
-RUN pip install --no-cache-dir --constraint /tmp/constraints.txt "/tmp/src[models]" \
+COPY pyproject.toml README.md /tmp/src/
+RUN mkdir -p /tmp/src/src/tinymodels && touch /tmp/src/src/tinymodels/__init__.py \
+    && pip install --no-cache-dir --constraint /tmp/constraints.txt "/tmp/src[models]" \
+    && pip uninstall --yes tinymodels \
     && if [ "$WITH_TORCHVISION" != true ]; then pip uninstall --yes torchvision; fi \
+    && rm -rf /tmp/src
+
+COPY . /tmp/src
+RUN pip install --no-cache-dir --no-deps /tmp/src \
     && rm -rf /tmp/src /tmp/ci-constraints.txt /tmp/constraints.txt \
     && python -c "import torch; from transformers import AutoImageProcessor, AutoModel, AutoTokenizer" \
     && tinymodels --version

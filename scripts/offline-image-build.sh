@@ -120,7 +120,7 @@ make_rootfs() {
 
 if [[ ${REBUILD_BASE:-} == 1 ]]; then
     rm -f "$CACHE/rootfs.tar"
-    podman rmi -f "$STANDIN_IMAGE" "$BASE_IMAGE" >/dev/null 2>&1 || true
+    podman rmi -f "$BASE_IMAGE" >/dev/null 2>&1 || true
 fi
 if ! podman image exists "$BASE_IMAGE"; then
     if [[ ! -f $CACHE/rootfs.tar ]]; then
@@ -135,15 +135,16 @@ if ! probe=$(podman run --rm --network none "$BASE_IMAGE" true 2>&1); then
 fi
 
 # --- 2. stand-in for python:3.11-slim-bookworm --------------------------------------------------
-if ! podman image exists "$STANDIN_IMAGE"; then
-    standin=$CACHE/standin
-    rm -rf "$standin" && mkdir -p "$standin/extra-ca"
-    # The sandbox's TLS-intercepting proxy CA (if any), so pip inside the build trusts it.
-    cp /usr/local/share/ca-certificates/*.crt "$standin/extra-ca/" 2>/dev/null || true
-    cat >"$standin/Containerfile" <<EOF
+standin=$CACHE/standin
+rm -rf "$standin" && mkdir -p "$standin/extra-ca"
+# The sandbox's TLS-intercepting proxy CA (if any), so pip inside the build trusts it.
+cp /usr/local/share/ca-certificates/*.crt "$standin/extra-ca/" 2>/dev/null || true
+# Like the official image, keep no apt caches (a debootstrap rootfs keeps every downloaded .deb).
+cat >"$standin/Containerfile" <<EOF
 FROM $BASE_IMAGE
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \\
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/* \\
+    && echo 'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb || true"; };' >/etc/apt/apt.conf.d/docker-clean
 COPY extra-ca/ /usr/local/share/ca-certificates/
 # A venv at /usr/local gives /usr/local/bin/python and pip, like the official image.
 RUN update-ca-certificates && python3 -m venv /usr/local && python --version && pip --version
@@ -151,6 +152,9 @@ ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-
     REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt LANG=C.UTF-8
 CMD ["python3"]
 EOF
+# Tagged by content: a changed Containerfile or CA set builds a new stand-in.
+STANDIN_IMAGE+=-$(cat "$standin/Containerfile" "$standin"/extra-ca/* 2>/dev/null | sha256sum | cut -c1-12)
+if ! podman image exists "$STANDIN_IMAGE"; then
     step "stand-in python image" "${BUILD[@]}" -q -f "$standin/Containerfile" -t "$STANDIN_IMAGE" "$standin" >/dev/null
 fi
 

@@ -106,6 +106,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         build_feature_extractor,
         build_image_processor,
         build_processor,
+        scale_image_grid,
     )
     from tinymodels.tiny_config import config_from_dict
     from tinymodels.tokenization import train_tokenizer
@@ -121,12 +122,13 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         vocab = align_with_tokenizer(tiny, procs.tokenizer)
     else:
         clamp_token_ids(tiny, options.vocab_size)
+    image_size = override.image_size if override else None
+    scale_image_grid(tiny, image_size)
     config = _stage("config", config_from_dict, model_type, tiny)
     if procs.tokenizer is not None:
         limit = getattr(config, "max_position_embeddings", None)
         if isinstance(limit, int) and limit > 0:
             procs.tokenizer.model_max_length = limit
-    image_size = override.image_size if override else None
     if classes.image_processor:
         procs.image_processor = _stage("processor", build_image_processor, classes.image_processor, config, image_size)
     if classes.video_processor:
@@ -134,7 +136,8 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     if classes.feature_extractor:
         procs.feature_extractor = _stage("processor", build_feature_extractor, classes.feature_extractor, config)
     if classes.processor:
-        procs.processor = _stage("processor", build_processor, classes.processor, procs)
+        procs.processor = _stage("processor", build_processor, classes.processor, procs, config,
+                                 override.processor if override else None)
     return procs, config, vocab
 
 
@@ -195,7 +198,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     """Build every architecture of `model_type` into `out_dir`; return (config class name, entry)."""
     from tinymodels.discover import architecture_mappings, config_class
     from tinymodels.knowledge import override_for
-    from tinymodels.tiny_config import tiny_config_dict
+    from tinymodels.upstream_config import tiny_config_for
     from tinymodels.validate import processor_inputs
 
     from tinymodels.discover import COMPOSITES
@@ -227,7 +230,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
         return finish()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        tiny = _stage("config", tiny_config_dict, model_type)
+        tiny, entry["config_source"] = _stage("config", tiny_config_for, model_type, options)
         procs, config, vocab = build_processors(model_type, tiny, options)
     except StageError as err:
         entry["error"] = [f"[{err.stage}] {err}", err.trace]

@@ -1,25 +1,163 @@
-"""Composite models (encoder-decoder pairs), named as upstream: `EncoderDecoderModel-bert-bert`."""
+"""Composite models (encoder-decoder pairs), named as upstream: `EncoderDecoderModel-bert-bert`.
+
+Each side is a tiny model type built with our own pieces (tiny config, tokenizer,
+processors); the composite config is combined by the composite config class itself
+(`from_encoder_decoder_configs` / `from_vision_text_configs`), the model is
+instantiated with the seed, saved with BOTH sides' processors into
+`out_dir/<Composite>-<enc>-<dec>/`, reloaded through its Auto class and validated on
+the output of its reloaded processors. The report key is the composite class name
+(`EncoderDecoderModel`, as in upstream's summary); the folder keeps both type names.
+"""
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 from tinymodels.options import BuildOptions
 
 
-def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Not built yet: reported as a failure with a reason instead of silently dropped."""
-    from tinymodels.discover import COMPOSITES, architectures_for, config_class
+def folder_name(arch: str, encoder: str, decoder: str) -> str:
+    """Upstream's folder (and Hub repo) name: `EncoderDecoderModel-bert-bert`."""
+    return f"{arch}-{encoder}-{decoder}"
 
-    enc, dec = COMPOSITES[model_type]
-    archs = architectures_for(model_type)
-    msg = f"composite {model_type} ({enc}+{dec}) is not supported yet"
-    entry: dict[str, Any] = {
-        "model_type": model_type,
-        "processor": {},
-        "pytorch": {f"{a}": {"model": None, "checkpoint": None, "error": [msg, None], "category": "composite"}
-                    for a in archs},
-        "error": [msg, None],
-    }
-    return config_class(model_type).__name__, entry
+
+def _side(model_type: str, options: BuildOptions, extra: dict[str, Any]) -> tuple[Any, Any, str]:
+    """(Processors, config, config source) of one side, built like a standalone model type."""
+    from tinymodels.builder import _stage, build_processors
+    from tinymodels.upstream_config import tiny_config_for
+
+    tiny, source = _stage("config", tiny_config_for, model_type, options)
+    tiny.update(extra)
+    procs, config, _vocab = build_processors(model_type, tiny, options)
+    return procs, config, source
+
+
+def _token_id(*candidates: Any) -> int | None:
+    return next((c for c in candidates if isinstance(c, int) and not isinstance(c, bool) and c >= 0), None)
+
+
+def combine_configs(model_type: str, first: Any, second: Any, tokenizer: Any) -> Any:
+    """The composite config from its two sides, via the composite config class's own constructor.
+
+    Encoder-decoder composites also get the decoder's start and pad token ids, which their
+    forward pass (labels shifting) and `generate` need and which no side config carries.
+    """
+    from tinymodels.discover import config_class
+
+    cls = config_class(model_type)
+    if hasattr(cls, "from_vision_text_configs"):
+        return cls.from_vision_text_configs(first, second)
+    config = cls.from_encoder_decoder_configs(first, second)
+    tok = tokenizer
+    start = _token_id(getattr(second, "decoder_start_token_id", None), getattr(tok, "cls_token_id", None),
+                      getattr(tok, "bos_token_id", None), getattr(second, "bos_token_id", None))
+    eos = _token_id(getattr(tok, "sep_token_id", None), getattr(tok, "eos_token_id", None),
+                    getattr(second, "eos_token_id", None))
+    pad = _token_id(getattr(tok, "pad_token_id", None), getattr(second, "pad_token_id", None), eos)
+    config.decoder_start_token_id = start
+    config.pad_token_id = pad
+    config.eos_token_id = eos
+    return config
+
+
+def _is_cross_attention(model_type: str) -> bool:
+    """Encoder-decoder composites (the decoder attends to the encoder), not dual encoders."""
+    from tinymodels.discover import config_class
+
+    return hasattr(config_class(model_type), "from_encoder_decoder_configs")
+
+
+def combine_processors(model_type: str, encoder: Any, decoder: Any, config: Any = None) -> Any:
+    """Encoder's image processor / feature extractor + decoder's tokenizer.
+
+    As the composite's ProcessorMixin when transformers maps one to the composite type
+    (`VisionTextDualEncoderProcessor`), else side by side in one folder so that
+    AutoTokenizer and AutoImageProcessor/AutoFeatureExtractor each load theirs.
+    """
+    from tinymodels.discover import processor_classes
+    from tinymodels.processors import Processors, build_processor
+
+    parts = Processors(tokenizer=decoder.tokenizer, image_processor=encoder.image_processor,
+                       feature_extractor=encoder.feature_extractor, video_processor=encoder.video_processor)
+    name = processor_classes(model_type).processor
+    if name:
+        parts.processor = build_processor(name, parts, config)
+    return parts
+
+
+def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
+    """Build, save, reload and validate one composite model; return (config class name, entry)."""
+    from tinymodels.builder import StageError, _error, _stage, reload_processors
+    from tinymodels.discover import COMPOSITES, architecture_mappings, config_class
+    from tinymodels.knowledge import override_for
+    from tinymodels.models import count_params, instantiate, reload, save, weights_bytes
+    from tinymodels.validate import processor_inputs, validate_model
+
+    start = time.perf_counter()
+    enc_type, dec_type = COMPOSITES[model_type]
+    config_name = config_class(model_type).__name__
+    mappings = architecture_mappings(model_type)
+    archs = [a for a in mappings if a not in options.skip]
+    entry: dict[str, Any] = {"model_type": model_type, "processor": {}, "pytorch": {},
+                             "composite": {"encoder": enc_type, "decoder": dec_type}}
+
+    def finish() -> tuple[str, dict[str, Any]]:
+        entry["seconds"] = round(time.perf_counter() - start, 3)
+        return config_name, entry
+
+    override = override_for(model_type)
+    if override and override.skip:
+        err = StageError("skipped", RuntimeError(override.reason))
+        err.category = "skipped"
+        entry["error"] = [f"[skipped] {override.reason}", None]
+        entry["pytorch"] = {a: _error(err) for a in archs}
+        return finish()
+    if not archs:
+        entry["error"] = ["no architecture to build (none registered in an auto model mapping, or all skipped)", None]
+        return finish()
+    try:
+        cross = _is_cross_attention(model_type)
+        extra = {"is_decoder": True, "add_cross_attention": True} if cross else {}
+        enc_procs, enc_config, enc_source = _side(enc_type, options, {})
+        dec_procs, dec_config, dec_source = _side(dec_type, options, extra)
+        entry["config_source"] = enc_source if enc_source == dec_source else f"{enc_source}+{dec_source}"
+        entry["composite"]["config_source"] = {"encoder": enc_source, "decoder": dec_source}
+        config = _stage("config", combine_configs, model_type, enc_config, dec_config, dec_procs.tokenizer)
+        procs = _stage("processor", combine_processors, model_type, enc_procs, dec_procs, config)
+    except StageError as err:
+        entry["error"] = [f"[{err.stage}] {err}", err.trace]
+        entry["pytorch"] = {a: _error(err) for a in archs}
+        return finish()
+    entry["processor"] = {n: n for n in procs.class_names()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for arch in archs:
+        arch_start = time.perf_counter()
+        folder = folder_name(arch, enc_type, dec_type)
+        target = out_dir / folder
+        try:
+            model = _stage("instantiate", instantiate, arch, config, options.seed)
+            params = count_params(model)
+            if target.exists():
+                shutil.rmtree(target)
+            _stage("processor", procs.save, target)
+            _stage("save-reload", save, model, target)
+            del model
+            reloaded = _stage("save-reload", reload, arch, target, mappings[arch])
+            # Inputs come from the processors as saved next to the model (what users load).
+            loaded = _stage("processor", reload_processors, target, procs)
+            inputs = _stage("processor", processor_inputs, loaded)
+            _stage("forward", validate_model, reloaded, arch, inputs, mappings[arch])
+            entry["pytorch"][arch] = {
+                "model": arch,
+                "checkpoint": f"{model_type}/{folder}",
+                "params": params,
+                "bytes": weights_bytes(target),
+                "seconds": round(time.perf_counter() - arch_start, 3),
+            }
+        except StageError as err:
+            shutil.rmtree(target, ignore_errors=True)
+            entry["pytorch"][arch] = _error(err)
+    return finish()

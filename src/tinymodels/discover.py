@@ -173,11 +173,119 @@ class ProcessorClasses:
     feature_extractor: str | None
     video_processor: str | None
     processor: str | None
+    # The model type these classes were inherited from (sub-config types), else None.
+    inherited_from: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any((self.tokenizer, self.image_processor, self.feature_extractor, self.video_processor,
+                        self.processor))
 
 
 @functools.cache
 def processor_classes(model_type: str) -> ProcessorClasses:
-    """Look up the processor classes transformers maps to `model_type`."""
+    """The processor classes transformers maps to `model_type`.
+
+    A sub-config type with none registered (`blip_vision_model`) inherits them from the
+    model type whose config holds it (`blip`), for its modality only: the tokenizer for
+    `text_config`, image and video processors for `vision_config`, the feature extractor
+    for `audio_config` (keys naming no modality: the tokenizer when the sub-config has a
+    vocabulary, else the non-text processors). The owner's ProcessorMixin is not
+    inherited: it wants every modality and its special tokens, while the sub-model takes
+    one input, and two side-by-side processors could both claim preprocessor_config.json.
+    """
+    own = _registered_processor_classes(model_type)
+    if not own.is_empty():
+        return own
+    found = _owner(model_type)
+    if found is None:
+        return own
+    owner, key = found
+    inherited = processor_classes(owner)
+    modality = _modality(key)
+    if modality is None:
+        # The key names no modality: a vocabulary means text input, anything else is not text.
+        modality = "text" if "vocab_size" in _default_config_dict(model_type) else "other"
+    vision = modality in ("vision", "other")
+    audio = modality in ("audio", "other")
+    return ProcessorClasses(
+        tokenizer=inherited.tokenizer if modality == "text" else None,
+        image_processor=inherited.image_processor if vision else None,
+        image_processor_pil=inherited.image_processor_pil if vision else None,
+        feature_extractor=inherited.feature_extractor if audio else None,
+        video_processor=inherited.video_processor if vision else None,
+        processor=None,
+        inherited_from=inherited.inherited_from or owner,
+    )
+
+
+# Sub-config keys name their modality by transformers' convention (`vision_config`, `audio_config`).
+_MODALITY_WORDS: Final[dict[str, tuple[str, ...]]] = {
+    "audio": ("audio", "speech", "acoustic"),
+    "vision": ("vision", "visual", "image", "video"),
+    "text": ("text",),
+}
+
+
+def _modality(key: str) -> str | None:
+    for modality, words in _MODALITY_WORDS.items():
+        if any(w in key for w in words):
+            return modality
+    return None
+
+
+def _default_config_dict(model_type: str) -> dict[str, object]:
+    try:
+        return config_class(model_type)().to_dict()
+    except Exception:  # a config that cannot be built with defaults has no usable vocabulary either
+        return {}
+
+
+def _sub_configs(cls: type) -> list[tuple[str, type]]:
+    subs = getattr(cls, "sub_configs", None) or {}
+    return sorted((k, c) for k, c in subs.items() if isinstance(c, type))
+
+
+def owner_model_type(model_type: str) -> str | None:
+    """The registered model type whose config holds this one as a sub-config (see `_owner`)."""
+    found = _owner(model_type)
+    return found[0] if found else None
+
+
+@functools.cache
+def _owner(model_type: str) -> tuple[str, str] | None:
+    """(owner model type, sub-config key) for a sub-config type, or None.
+
+    The owner is a model type of the same package, with processor classes of its own,
+    whose config holds this config as a sub-config, also nested (thinker → audio
+    encoder); the key is the innermost sub-config key (`audio_config`). Only config
+    classes of the same package are looked at, so that no other package is imported;
+    owners are tried by model type name.
+    """
+    import importlib
+
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    cfg = config_class(model_type)
+    module = importlib.import_module(cfg.__module__.rsplit(".", 1)[0])
+    for other, class_name in sorted(CONFIG_MAPPING_NAMES.items()):
+        owner_cls = getattr(module, class_name, None) if other != model_type else None
+        if not isinstance(owner_cls, type) or _registered_processor_classes(other).is_empty():
+            continue
+        seen: set[type] = set()
+        todo = list(_sub_configs(owner_cls))
+        while todo:
+            key, sub = todo.pop(0)
+            if sub is cfg:
+                return other, key
+            if sub not in seen:
+                seen.add(sub)
+                todo.extend(_sub_configs(sub))
+    return None
+
+
+@functools.cache
+def _registered_processor_classes(model_type: str) -> ProcessorClasses:
+    """The processor classes transformers' auto mappings register for `model_type` itself."""
     from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
     from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES

@@ -2,7 +2,8 @@
 
 A model type's output is up to date when the fingerprint stored beside it in
 ``{output}/{model_type}/.tinymodels.json`` equals the one computed now. The
-fingerprint holds the tool and library versions, a digest of the tiny config dict,
+fingerprint holds the tool version and a digest of its build code (so a code change in
+a development checkout rebuilds), the library versions, a digest of the tiny config dict,
 the type's overrides entry, the corpus identity, vocab size, seed and the skip list
 restricted to the type's architectures. It is computed in the runner's parent
 process without building anything (config classes only; a few ms per type).
@@ -15,6 +16,7 @@ that does not match) is never taken as complete.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -28,6 +30,11 @@ from tinymodels.options import BuildOptions
 STAMP: Final[str] = ".tinymodels.json"
 STAMP_FORMAT: Final[int] = 1
 LIBRARIES: Final[tuple[str, ...]] = ("transformers", "tokenizers", "torch")
+# Modules that do not shape what a build writes: editing them must not invalidate outputs.
+NOT_BUILD_CODE: Final[frozenset[str]] = frozenset({
+    "__main__.py", "cli.py", "log.py", "errors.py", "runner.py", "workers.py", "progress.py", "fingerprint.py",
+    "plan.py", "aggregate.py", "summary.py", "stepsummary.py", "upload.py", "modelcard.py", "reports.py",
+})
 
 
 def canonical(obj: Any) -> Any:
@@ -62,6 +69,26 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+@functools.cache
+def source_digest() -> str:
+    """Digest of the package's build code and data files.
+
+    `__version__` alone would let a development checkout reuse outputs built by older code;
+    hashing the sources (a few hundred KB, once per run) catches every change that matters.
+    """
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    files = [p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+             and (p.suffix != ".py" or p.relative_to(root).as_posix() not in NOT_BUILD_CODE)
+             and p.suffix in (".py", ".yaml", ".yml", ".json", ".txt")]
+    for path in sorted(files):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
 def _tiny_config_digest(model_type: str) -> str:
     from tinymodels.tiny_config import tiny_config_dict
 
@@ -89,6 +116,7 @@ def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[
     archs = set(architectures_for(model_type))
     return {
         "tinymodels": __version__,
+        "tinymodels_source": source_digest(),
         **versions,
         "model_type": model_type,
         "tiny_config": _tiny_config_digest(model_type),

@@ -28,6 +28,8 @@ class ShrinkRule:
     name: str
     max: int
     pattern: re.Pattern[str]
+    # Round capped values down to a power of two, so they divide the power-of-two widths.
+    pow2: bool = False
 
 
 @functools.cache
@@ -38,12 +40,18 @@ def shrink_rules() -> tuple[ShrinkRule, ...]:
         if not isinstance(raw.get("max"), int) or not raw.get("keys"):
             raise ValueError(f"shrink_rules.yaml: rule {raw.get('name')!r} needs an int 'max' and 'keys'")
         pattern = re.compile("|".join(f"(?:{k})" for k in raw["keys"]))
-        rules.append(ShrinkRule(name=raw["name"], max=raw["max"], pattern=pattern))
+        rules.append(ShrinkRule(name=raw["name"], max=raw["max"], pattern=pattern, pow2=bool(raw.get("pow2", False))))
     return tuple(rules)
 
 
+@functools.cache
+def repair_rules() -> dict[str, Any]:
+    """The `repairs` section of `shrink_rules.yaml`: data for the consistency repairs (`repair.py`)."""
+    return dict(_load_yaml("shrink_rules.yaml").get("repairs") or {})
+
+
 _OVERRIDE_FIELDS: Final = {"reason", "config", "keep", "skip", "skip_architectures", "image_size", "tokenizer",
-                           "inputs", "special_tokens"}
+                           "inputs", "special_tokens", "processor"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class Override:
     tokenizer: str | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     special_tokens: dict[str, str] = field(default_factory=dict)
+    processor: dict[str, Any] = field(default_factory=dict)
 
 
 def _merged_overrides() -> dict[str, dict[str, Any]]:
@@ -99,6 +108,7 @@ def overrides() -> dict[str, Override]:
             tokenizer=raw.get("tokenizer"),
             inputs=dict(raw.get("inputs") or {}),
             special_tokens=dict(raw.get("special_tokens") or {}),
+            processor=dict(raw.get("processor") or {}),
         )
     return out
 

@@ -4,7 +4,37 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+
+# The size budget of one checkpoint: 10 MB of float32 weights.
+MAX_WEIGHT_BYTES: Final[int] = 10_000_000
+
+
+class ModelTooLargeError(ValueError):
+    """The tiny config still makes a model over the size budget."""
+
+
+def check_size(cls: type, config: Any) -> int:
+    """Count parameters on the meta device (no memory, no time) and enforce the budget.
+
+    Returns the parameter count, or -1 when the model cannot be built on meta (then the
+    real build decides). Refusing early keeps a bad config from costing minutes and GBs.
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            probe = cls(config)
+    except Exception:
+        return -1
+    n = sum(p.numel() for p in probe.parameters())
+    if n * 4 > MAX_WEIGHT_BYTES:
+        raise ModelTooLargeError(
+            f"{cls.__name__} would have {n:,} parameters ({n * 4 / 1e6:.1f} MB), over the "
+            f"{MAX_WEIGHT_BYTES / 1e6:.0f} MB budget: a width or vocabulary field was not shrunk "
+            "(add a rule to shrink_rules.yaml or an entry to overrides.yaml)"
+        )
+    return n
 
 
 def instantiate(arch: str, config: Any, seed: int) -> Any:
@@ -19,6 +49,7 @@ def instantiate(arch: str, config: Any, seed: int) -> Any:
         if getattr(config, "is_encoder_decoder", False):
             config.is_encoder_decoder = False
         config.is_decoder = True
+    check_size(cls, config)
     torch.manual_seed(seed)
     model = cls(config)
     model.eval()

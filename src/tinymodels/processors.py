@@ -67,16 +67,98 @@ def _find_image_size(config: Any) -> int:
     return DEFAULT_IMAGE_SIZE
 
 
+# Image/video processor settings the model config decides (besides the image size).
+_IMAGE_CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
+    "merge_size": ("spatial_merge_size",),
+    "image_seq_length": ("mm_tokens_per_image", "num_image_tokens", "image_seq_len"),
+}
+# Processor kwargs never taken from the config (sizes are set separately; the rest is preprocessing).
+_IMAGE_NOT_FROM_CONFIG = frozenset({"size", "crop_size", "pad_size", "image_mean", "image_std", "resample",
+                                    "return_tensors", "device", "data_format", "input_data_format"})
+# `size` dicts holding pixel areas (min/max pixels) rather than edge lengths have edges this large.
+_AREA_SIZE_MIN = 10_000
+
+
+def scale_image_grid(tiny: dict[str, Any], image_size: int | None = None) -> None:
+    """Scale the config's `image_grid_pinpoints` (any-resolution crops, multiples of the original
+    image size) to the tiny image size, keeping grids of at most 2x2 crops so images stay small.
+    The image processor takes the same pinpoints from the config."""
+    for d in [tiny] + [v for v in tiny.values() if isinstance(v, dict)]:
+        points = d.get("image_grid_pinpoints")
+        if not (isinstance(points, list) and points and all(isinstance(p, list) and len(p) == 2 for p in points)):
+            continue
+        base = min(min(p) for p in points)
+        target = image_size or _find_image_size_dict(tiny)
+        kept = [p for p in points if max(p) <= 2 * base] or points[:1]
+        d["image_grid_pinpoints"] = [[h * target // base, w * target // base] for h, w in kept]
+
+
+def _find_image_size_dict(tiny: dict[str, Any]) -> int:
+    for d in (tiny, tiny.get("vision_config")):
+        size = d.get("image_size") if isinstance(d, dict) else None
+        if isinstance(size, int):
+            return size
+    return DEFAULT_IMAGE_SIZE
+
+
+def _valid_kwargs(cls: type) -> set[str]:
+    valid = getattr(cls, "valid_kwargs", None)
+    return set(getattr(valid, "__annotations__", {}) or {})
+
+
+def image_config_kwargs(cls: type, default: Any, config: Any) -> dict[str, Any]:
+    """Image/video processor kwargs the config also defines (patch size, merge size, image sequence
+    length…): patches are cut by the processor but embedded by the model, so both must agree."""
+    kwargs: dict[str, Any] = {}
+    if config is None:
+        return kwargs
+    for name in sorted(_valid_kwargs(cls) - _IMAGE_NOT_FROM_CONFIG):
+        if name.startswith(("do_", "return_")):
+            continue
+        value = None
+        for key in (name, *_IMAGE_CONFIG_ALIASES.get(name, ())):
+            value = _config_value(config, key)
+            if value is not None:
+                break
+        current = getattr(default, name, None)
+        if isinstance(value, list) and isinstance(current, list | tuple):
+            kwargs[name] = value  # e.g. image_grid_pinpoints
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if isinstance(current, dict) or dataclasses.is_dataclass(current):
+            kwargs[name] = {"height": value, "width": value}
+        elif current is None or isinstance(current, int):
+            kwargs[name] = value
+    return kwargs
+
+
+def _multiple(target: int, kwargs: dict[str, Any]) -> int:
+    """Round the image size up so it splits into whole (merged) patches."""
+    patch = kwargs.get("patch_size")
+    patch = patch.get("height") if isinstance(patch, dict) else patch
+    step = (patch or 1) * (kwargs.get("merge_size") or 1)
+    return -(-target // step) * step if step > 1 else target
+
+
 def build_image_processor(class_name: str, config: Any, image_size: int | None = None) -> Any:
     """The image (or video) processor class with its sizes set to the tiny config's image size."""
     import transformers
 
     cls = getattr(transformers, class_name)
-    target = image_size or _find_image_size(config)
     default = cls()
-    kwargs: dict[str, Any] = {}
+    kwargs = image_config_kwargs(cls, default, config)
+    target = _multiple(image_size or _find_image_size(config), kwargs)
     for attr in ("size", "crop_size"):
-        new = _resized(getattr(default, attr, None), target)
+        current = getattr(default, attr, None)
+        longest = getattr(current, "longest_edge", None) if current is not None else None
+        if isinstance(current, dict):
+            longest = current.get("longest_edge")
+        if attr == "size" and isinstance(longest, int) and longest >= _AREA_SIZE_MIN:
+            # Qwen-style min/max pixel areas: one target-sized image, whatever the input size.
+            kwargs[attr] = {"shortest_edge": target * target, "longest_edge": target * target}
+            continue
+        new = _resized(current, target)
         if new is not None:
             kwargs[attr] = new
     return cls(**kwargs) if kwargs else default
@@ -101,8 +183,69 @@ def build_feature_extractor(class_name: str, config: Any) -> Any:
     return cls(**kwargs) if kwargs else default
 
 
-def build_processor(class_name: str, parts: Processors) -> Any:
-    """A `ProcessorMixin` assembled from already-built parts."""
+# Processor parameters the config names differently (same meaning, different field name).
+_CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
+    "image_seq_length": ("mm_tokens_per_image", "num_image_tokens", "image_seq_len"),
+    "image_seq_len": ("image_seq_length", "mm_tokens_per_image", "num_image_tokens"),
+    "num_image_tokens": ("image_seq_length", "mm_tokens_per_image", "image_seq_len"),
+    "audio_seq_length": ("audio_soft_tokens_per_image", "audio_seq_len"),
+    "img_size": ("image_size",),
+}
+
+
+def _config_tree(config: Any) -> list[Any]:
+    """The config and its sub-configs, breadth first (top-level values win over nested ones)."""
+    out, todo = [], [config]
+    while todo:
+        cfg = todo.pop(0)
+        out.append(cfg)
+        todo.extend(v for v in vars(cfg).values() if hasattr(v, "to_dict") and hasattr(v, "model_type"))
+    return out
+
+
+def _config_value(config: Any, name: str) -> Any:
+    for key in (name, *_CONFIG_ALIASES.get(name, ())):
+        for cfg in _config_tree(config):
+            value = getattr(cfg, key, None)
+            if value is not None and not callable(value):
+                return value
+    return None
+
+
+def processor_config_kwargs(cls: type, config: Any) -> dict[str, Any]:
+    """Processor `__init__` parameters the model config also defines (patch size, image sequence
+    length, feature select strategy…): a checkpoint's processor config repeats them, so they
+    must follow the tiny config."""
+    if config is None:
+        return {}
+    attrs = set(cls.get_attributes())
+    kwargs: dict[str, Any] = {}
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        if name in attrs or name in ("self", "chat_template") or name.endswith("_token"):
+            continue
+        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        value = _config_value(config, name)
+        if value is None and name in _CONFIG_ALIASES.get("num_image_tokens", ()) + ("num_image_tokens",):
+            value = _patches_per_image(config) if param.default is None else None
+        if value is not None and (param.default is None or type(value) is type(param.default)):
+            kwargs[name] = value
+    return kwargs
+
+
+def _patches_per_image(config: Any) -> int | None:
+    """(image_size // patch_size)² of the first sub-config defining both: one token per patch."""
+    for cfg in _config_tree(config):
+        size, patch = getattr(cfg, "image_size", None), getattr(cfg, "patch_size", None)
+        if isinstance(size, int) and isinstance(patch, int) and patch > 0:
+            return (size // patch) ** 2
+    return None
+
+
+def build_processor(class_name: str, parts: Processors, config: Any = None,
+                    extra: dict[str, Any] | None = None) -> Any:
+    """A `ProcessorMixin` assembled from already-built parts, its own settings taken from the config
+    (then from `extra`, per-type data)."""
     import transformers
 
     cls = getattr(transformers, class_name)
@@ -113,7 +256,7 @@ def build_processor(class_name: str, parts: Processors) -> Any:
         "video_processor": parts.video_processor,
         "audio_processor": parts.feature_extractor,
     }
-    kwargs = {}
+    kwargs = {**processor_config_kwargs(cls, config), **(extra or {})}
     for attr in cls.get_attributes():
         if available.get(attr) is None:
             raise ValueError(f"{class_name} needs a {attr}, which could not be built")
@@ -152,7 +295,8 @@ def processor_special_tokens(class_name: str) -> dict[str, str]:
     except (OSError, TypeError):
         source = ""
     for name in _TOKEN_REF.findall(source):
-        if name not in _STANDARD_TOKENS:
+        # `add_bos_token` and the like are tokenizer flags, not tokens.
+        if name not in _STANDARD_TOKENS and not name.startswith("add_"):
             out.setdefault(name, _token_string(name))
     for name, param in inspect.signature(cls.__init__).parameters.items():
         if name.endswith("_token") and name not in _STANDARD_TOKENS and isinstance(param.default, str):

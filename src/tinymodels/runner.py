@@ -277,7 +277,7 @@ def run_build(options: BuildOptions) -> int:
         _quiet_parent()
         prints, fresh, todo = _plan(options)
         stats.fingerprint_seconds = round(time.monotonic() - start, 3)
-        for model_type, stamp in fresh.items():
+        for stamp in fresh.values():
             report[stamp["config_class"]] = stamp["entry"]
             any_failed |= entry_failed(stamp["entry"])
         stats.up_to_date = len(fresh)

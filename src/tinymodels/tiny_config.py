@@ -19,14 +19,21 @@ _NEVER: frozenset[str] = frozenset({
 })
 
 
-def _shrink_value(value: Any, cap: int) -> Any:
+def _cap(v: int, cap: int, pow2: bool) -> int:
+    if v <= 0:
+        return v
+    v = min(v, cap)
+    return 1 << (v.bit_length() - 1) if pow2 else v
+
+
+def _shrink_value(value: Any, cap: int, pow2: bool = False) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return min(value, cap) if value > 0 else value
+        return _cap(value, cap, pow2)
     if isinstance(value, list | tuple) and value and all(isinstance(v, int) and not isinstance(v, bool)
                                                          for v in value):
-        return type(value)(min(v, cap) if v > 0 else v for v in value)
+        return type(value)(_cap(v, cap, pow2) for v in value)
     return value
 
 
@@ -40,16 +47,20 @@ def shrink_dict(d: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[s
     rules = shrink_rules()
     # A count equal to the length of a list beside it is derived from that list
     # (wav2vec2's num_feat_extract_layers == len(conv_dim)): leave it alone.
-    list_lengths = {len(v) for v in d.values() if isinstance(v, list | tuple) and len(v) > 2}
+    # Only integer lists count, and never for the main depth: per-layer lists (layer_types,
+    # per-layer sparsity…) are cut to the shrunk depth by repair.py instead.
+    list_lengths = {len(v) for v in d.values() if isinstance(v, list | tuple) and len(v) > 2
+                    and all(isinstance(x, int) and not isinstance(x, bool) for x in v)}
     for key, value in d.items():
-        if key in _NEVER or key in keep or (key.endswith("_layers") and value in list_lengths):
+        if key in _NEVER or key in keep or (key.endswith("_layers") and key != "num_hidden_layers"
+                                            and isinstance(value, int) and value in list_lengths):
             out[key] = value
         elif _is_subconfig(value):
             out[key] = shrink_dict(value, keep)
         else:
             for rule in rules:
                 if rule.pattern.fullmatch(key):
-                    value = _shrink_value(value, rule.max)
+                    value = _shrink_value(value, rule.max, rule.pow2)
                     break
             out[key] = value
     _fix_divisibility(out)
@@ -79,18 +90,52 @@ def set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
     d[last] = value
 
 
-def tiny_config_dict(model_type: str) -> dict[str, Any]:
-    """The tiny config of `model_type` as a dict (defaults → generic shrink → overrides)."""
+def _defaults(model_type: str, override_config: dict[str, Any]) -> dict[str, Any]:
+    """The default config as a dict; when the bare defaults fail validation, the override's
+    values are passed to the constructor (they say what the defaults get wrong)."""
     from tinymodels.discover import config_class
 
-    defaults = config_class(model_type)().to_dict()
+    cls = config_class(model_type)
+    try:
+        return cls().to_dict()
+    except Exception:
+        if not override_config:
+            raise
+        kwargs: dict[str, Any] = {}
+        for dotted, value in override_config.items():
+            set_path(kwargs, dotted, value)
+        return cls(**kwargs).to_dict()
+
+
+def tiny_config_dict(model_type: str, check: bool = True) -> dict[str, Any]:
+    """The tiny config of `model_type` as a dict (defaults → generic shrink → overrides → repairs).
+
+    With `check`, the config is also instantiated and validated (`config.validate()`), so an
+    inconsistent tiny config fails here, at the config stage, with the validator's message.
+    """
+    from tinymodels.discover import config_class
+    from tinymodels.repair import repair_tree
+
     override = override_for(model_type)
+    defaults = _defaults(model_type, override.config if override else {})
     keep = frozenset(override.keep) if override else frozenset()
     tiny = shrink_dict(copy.deepcopy(defaults), keep)
     if override:
         for dotted, value in override.config.items():
             set_path(tiny, dotted, value)
+    # Repairs only touch what is inconsistent, so values set by overrides stay unless they conflict.
+    repair_tree(tiny, defaults)
+    if check:
+        check_config(model_type, tiny)
     return tiny
+
+
+def check_config(model_type: str, d: dict[str, Any]) -> Any:
+    """Instantiate and validate the config of a tiny dict; returns the config object."""
+    config = config_from_dict(model_type, d)
+    if hasattr(config, "validate"):
+        config.validate()
+    return config
 
 
 def config_from_dict(model_type: str, d: dict[str, Any]) -> Any:

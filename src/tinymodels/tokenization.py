@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import heapq
 import json
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -63,18 +64,24 @@ def _train_with_panic_guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 # Lines given to the Rust trainer when only its plumbing (special tokens, post-processor) is used.
 _PLUMBING_LINES = 16
+# Training-only word boundaries: before a space or a sentencepiece "▁" (see `_word_counts`).
+_WORD_START = re.compile("(?=[ \u2581])")
 
 
 def _word_counts(backend: Any, corpus: Sequence[str]) -> dict[str, int]:
-    """Words as the tokenizer's own normalizer and pre-tokenizer split them, in first-seen order."""
+    """Words as the tokenizer's own normalizer and pre-tokenizer split them, in first-seen order.
+
+    Pipelines that keep whole lines as one "word" (sentencepiece-style Metaspace without
+    split, or no pre-tokenizer) are cut before each space or "▁", as sentencepiece does when
+    training: merges never cross words, and training stays fast.
+    """
     counts: Counter[str] = Counter()
     normalizer, pre_tokenizer = backend.normalizer, backend.pre_tokenizer
     for line in corpus:
         text = normalizer.normalize_str(line) if normalizer is not None else line
-        if pre_tokenizer is None:
-            counts[text] += 1
-        else:
-            counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(text))
+        words = [text] if pre_tokenizer is None else [w for w, _ in pre_tokenizer.pre_tokenize_str(text)]
+        for word in words:
+            counts.update(_WORD_START.split(word))
     counts.pop("", None)
     return counts
 

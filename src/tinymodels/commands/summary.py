@@ -18,16 +18,19 @@ update    Merge a build's tiny_model_summary.json into a repository's summary fi
           printed. A merge that changes nothing leaves the file's bytes untouched.
 markdown  Print the Markdown table of a creation report (what CI writes to
           $GITHUB_STEP_SUMMARY).
+coverage  Write the coverage table (pairs validated, failures by category, one row per
+          model type) of a creation report, e.g. into docs/coverage.md.
 
 Examples:
   tinymodels summary update --into tests/utils/tiny_model_summary.json --from {DEFAULT_OUTPUT}/reports
   tinymodels summary update --into summary.json --from new/tiny_model_summary.json --dry-run
   tinymodels summary markdown {DEFAULT_OUTPUT}/reports
+  tinymodels summary coverage {DEFAULT_OUTPUT}/reports -o docs/coverage.md
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the `update` and `markdown` actions."""
+    """Register the `update`, `markdown` and `coverage` actions."""
     sub = parser.add_subparsers(dest="summary_action", metavar="ACTION")
     sub.required = True
     update = sub.add_parser("update", help="merge a build summary into a tiny_model_summary.json",
@@ -44,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               allow_abbrev=False)
     markdown.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
                           help="a report directory, build output directory or creation report file")
+    coverage = sub.add_parser("coverage", help="write the coverage table of a creation report",
+                              description="Write the Markdown coverage table of a creation report.",
+                              allow_abbrev=False)
+    coverage.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
+                          help="a report directory, build output directory or creation report file")
+    coverage.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                          help="write here instead of stdout (e.g. docs/coverage.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +62,20 @@ def run(args: argparse.Namespace) -> int:
         from tinymodels.stepsummary import render_report_dir
 
         print(render_report_dir(args.report_dir), end="", flush=True)
+        return 0
+
+    if args.summary_action == "coverage":
+        from tinymodels.aggregate import find_report_file, read_json, validate_creation_report
+        from tinymodels.coverage import render_coverage
+        from tinymodels.reports import CREATION_REPORT, atomic_write_text
+
+        path = find_report_file(args.report_dir, CREATION_REPORT)
+        text = render_coverage(validate_creation_report(read_json(path), str(path)))
+        if args.output:
+            atomic_write_text(args.output, text)
+            log.info(f"coverage table written to {args.output}")
+        else:
+            print(text, end="", flush=True)
         return 0
 
     from tinymodels.summary import load_new_summary, update_summary_file

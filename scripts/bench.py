@@ -1,0 +1,214 @@
+#!/usr/bin/env python
+"""Benchmarks of `tinymodels build` (run by `nox -s bench`; not a test, numbers vary by machine).
+
+Measures, each as a real subprocess with wall-clock time:
+  * `python -c "import torch, transformers"` (the fixed cost every worker pays once);
+  * `tinymodels build bert` into an empty directory;
+  * throughput (model types per minute) over a set of model types with 1 and 2 workers,
+    plus whether both runs produced identical files (reports compared without `seconds`);
+  * a no-change re-run (everything up to date);
+  * peak RSS per worker (reported by the runner via TINYMODELS_RUN_STATS) and the peak
+    RSS of any child process (getrusage RUSAGE_CHILDREN).
+Prints a table and writes JSON to bench-results/bench.json.
+
+    python scripts/bench.py                       # ~60 sampled types, 1 and 2 workers
+    python scripts/bench.py --types bert,gpt2,vit # an explicit list
+    python scripts/bench.py --full --workers 2    # every model type (long: hours on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SAMPLE = 60
+
+
+def sample_types(n: int) -> list[str]:
+    """`n` model types spread evenly over the sorted list: deterministic for a transformers version."""
+    code = "from tinymodels.discover import all_model_types; print('\\n'.join(all_model_types()))"
+    types = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    if n >= len(types):
+        return types
+    return [types[i * len(types) // n] for i in range(n)]
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> tuple[float, int]:
+    """(wall seconds, return code) of a subprocess; its stderr goes to `log`."""
+    start = time.perf_counter()
+    with open(log or os.devnull, "w") as err:
+        code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env).returncode
+    return time.perf_counter() - start, code
+
+
+def children_max_rss() -> int:
+    """Peak RSS in bytes of the largest child process waited for so far (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _strip_seconds(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _strip_seconds(v) for k, v in obj.items() if k != "seconds"}
+    if isinstance(obj, list):
+        return [_strip_seconds(v) for v in obj]
+    return obj
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir() or rel == ".tinymodels.lock":
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".json" and (rel.startswith("reports/") or path.name == ".tinymodels.json"):
+            data = json.dumps(_strip_seconds(json.loads(data)), sort_keys=True).encode()
+        out[rel] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def report_counts(out: Path) -> dict[str, int]:
+    path = out / "reports" / "tiny_model_creation_report.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    archs = [info for entry in report.values() for info in entry.get("pytorch", {}).values()]
+    ok = sum(1 for i in archs if i.get("model") is not None and "error" not in i)
+    categories: dict[str, int] = {}
+    for info in archs:
+        if "error" in info:
+            categories[info.get("category", "?")] = categories.get(info.get("category", "?"), 0) + 1
+    types_ok = sum(1 for e in report.values()
+                   if e.get("pytorch") and all("error" not in i for i in e["pytorch"].values()))
+    return {"types": len(report), "types_all_ok": types_ok, "architectures": len(archs), "architectures_ok": ok,
+            "architectures_failed": len(archs) - ok, **{f"failed_{k}": v for k, v in sorted(categories.items())}}
+
+
+def build(args: argparse.Namespace, types: list[str] | None, out: Path, workers: int, name: str,
+          logs: Path) -> dict[str, Any]:
+    """One `tinymodels build` run, with the runner's statistics."""
+    stats_file = logs / f"{name}.stats.json"
+    env = {**os.environ, "TINYMODELS_RUN_STATS": str(stats_file)}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    selection = ["--all"] if types is None else types
+    cmd = [sys.executable, "-m", "tinymodels", "build", *selection, "-o", str(out), "-j", str(workers),
+           "--timeout", str(args.timeout)]
+    print(f"… {name}: {len(types) if types is not None else 'all'} types, {workers} worker(s)", file=sys.stderr,
+          flush=True)
+    wall, code = timed(cmd, env, logs / f"{name}.log")
+    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    peaks = [w.get("peak_rss", 0) for w in stats.get("workers", [])]
+    row = {
+        "name": name, "workers": workers, "wall_seconds": round(wall, 2), "exit_code": code,
+        "built": stats.get("built"), "up_to_date": stats.get("up_to_date"),
+        "fingerprint_seconds": stats.get("fingerprint_seconds"),
+        "worker_processes": len(peaks),
+        "peak_worker_rss_mb": round(max(peaks) / 2**20) if peaks else None,
+        "peak_worker_rss_mb_each": [round(p / 2**20) for p in peaks],
+        "children_max_rss_mb": round(children_max_rss() / 2**20),
+        "counts": report_counts(out),
+    }
+    built = stats.get("built") or 0
+    row["types_per_minute"] = round(built / wall * 60, 2) if built else None
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--types", default="sample",
+                        help="'sample' (default: --sample-size types spread over all), 'all', or A,B,C")
+    parser.add_argument("--full", action="store_true", help="same as --types all (every model type; long)")
+    parser.add_argument("--sample-size", type=int, default=DEFAULT_SAMPLE)
+    parser.add_argument("--workers", default="1,2", help="worker counts to compare (default: 1,2)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="per-type timeout passed to the builds")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep build outputs here (default: a temp dir)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results", help="where bench.json goes")
+    parser.add_argument("--skip-import", action="store_true", help="do not time the bare torch import")
+    args = parser.parse_args(argv)
+    selection = "all" if args.full else args.types
+    worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tinymodels-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    logs = workdir / "logs"
+    logs.mkdir(exist_ok=True)
+    results: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                    "load_average_start": os.getloadavg() if hasattr(os, "getloadavg") else None},
+        "selection": selection,
+    }
+    if not args.skip_import:
+        times = [timed([sys.executable, "-c", "import torch, transformers"])[0] for _ in range(3)]
+        results["import_torch_transformers_seconds"] = {"min": round(min(times), 2),
+                                                        "median": round(statistics.median(times), 2)}
+    results["build_bert"] = build(args, ["bert"], workdir / "bert", 1, "bert", logs)
+
+    if selection == "all":
+        types: list[str] | None = None
+    elif selection == "sample":
+        types = sample_types(args.sample_size)
+    else:
+        types = [t.strip() for t in selection.split(",") if t.strip()]
+    results["types"] = types if types is not None else "all"
+    runs = []
+    for n in worker_counts:
+        runs.append(build(args, types, workdir / f"j{n}", n, f"types-j{n}", logs))
+    if runs:
+        last = runs[-1]
+        rerun = build(args, types, workdir / f"j{last['workers']}", last["workers"], "no-change-rerun", logs)
+        runs.append(rerun)
+    results["runs"] = runs
+    if len(worker_counts) >= 2:
+        a, b = (tree_hashes(workdir / f"j{n}") for n in worker_counts[:2])
+        differing = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        results["identical_outputs"] = {"workers": worker_counts[:2], "identical": not differing,
+                                        "files": len(a), "differing": differing[:20]}
+    results["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    results["workdir"] = str(workdir) if args.workdir else None
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nJSON: {args.out / 'bench.json'}")
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def print_table(results: dict[str, Any]) -> None:
+    imp = results.get("import_torch_transformers_seconds")
+    if imp:
+        print(f"import torch, transformers: {imp['min']:.2f}s min, {imp['median']:.2f}s median")
+    rows = [results["build_bert"], *results.get("runs", [])]
+    header = ("run", "workers", "wall s", "built", "up to date", "types/min", "archs ok/total", "peak RSS/worker MB")
+    table = [header]
+    for r in rows:
+        c = r["counts"]
+        table.append((r["name"], str(r["workers"]), f"{r['wall_seconds']:.1f}", str(r["built"]), str(r["up_to_date"]),
+                      str(r["types_per_minute"] or "-"), f"{c['architectures_ok']}/{c['architectures']}",
+                      str(r["peak_worker_rss_mb"] or "-")))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for i, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    same = results.get("identical_outputs")
+    if same:
+        print(f"outputs with {same['workers'][0]} and {same['workers'][1]} workers identical: {same['identical']}"
+              + ("" if same["identical"] else f" (differing: {', '.join(same['differing'][:5])})"))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
