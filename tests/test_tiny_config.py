@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tinymodels.align import clamp_token_ids
 from tinymodels.discover import architecture_mappings, config_class
 from tinymodels.tiny_config import check_config, tiny_config_dict
 
@@ -35,10 +36,12 @@ def _text(tiny: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_vocab(tiny: dict[str, Any], vocab: int = 1024) -> dict[str, Any]:
-    """What align.py does with a trained tokenizer: every `vocab_size` becomes the tokenizer's."""
+    """What the builder does with a trained tokenizer: `vocab_size` becomes the tokenizer's,
+    token ids are brought inside it."""
     for d in [tiny] + [v for v in tiny.values() if isinstance(v, dict) and "model_type" in v]:
         if isinstance(d.get("vocab_size"), int) and d["vocab_size"] > vocab:
             d["vocab_size"] = vocab
+    clamp_token_ids(tiny, vocab)
     return tiny
 
 
@@ -85,6 +88,8 @@ def test_mamba2_heads_times_head_dim_is_expanded_width() -> None:
 
 @pytest.mark.parametrize("model_type", ["qwen2_vl", "glm4v", "cosmos3_edge"])
 def test_mrope_sections_match_shrunk_head(model_type: str) -> None:
+    # qwen2_vl/glm4v leave the sections to a modeling default sized for the full head;
+    # cosmos3_edge spells them out and validates them.
     tiny = tiny_config_dict(model_type)
     text = _text(tiny)
     head_dim = text.get("head_dim") or text["hidden_size"] // text["num_attention_heads"]
@@ -110,7 +115,7 @@ def test_mla_kv_heads_follow_heads_and_head_dim_is_a_sum() -> None:
 
 def test_tied_widths_follow_the_width_they_match() -> None:
     tiny = tiny_config_dict("dots3_note")
-    assert tiny["adapter_in_dim"] == tiny["text_config"]["hidden_size"]
+    assert tiny["vision_config"]["adapter_in_dim"] == tiny["text_config"]["hidden_size"]
 
 
 def test_heads_divide_per_stage_widths() -> None:

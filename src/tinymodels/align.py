@@ -74,3 +74,38 @@ def clamp_token_ids(config: dict[str, Any], vocab: int) -> None:
     for d in [config] + [v for v in config.values() if isinstance(v, dict) and "model_type" in v]:
         v = d.get("vocab_size", vocab)
         _fix_ids(d, _NoTokenizer(), v if isinstance(v, int) and v > 0 else vocab)
+
+
+def _sub_configs(config: Any) -> list[Any]:
+    out, todo = [], [config]
+    while todo:
+        cfg = todo.pop(0)
+        out.append(cfg)
+        todo.extend(v for v in vars(cfg).values() if hasattr(v, "to_dict") and hasattr(v, "model_type"))
+    return out
+
+
+def align_with_processor(config: Any, processor: Any) -> dict[str, int]:
+    """Config placeholder ids ← the ids the processor's output carries for each modality.
+
+    `processor.image_token_ids[0]` (likewise video/audio) is the token a model replaces by media
+    features; it is not always the prompt placeholder (Aya Vision expands `<image>` into
+    `<|IMG_PATCH|>` tokens), so the config follows the processor, not the token name.
+    Returns the config fields changed (for the tests and the log).
+    """
+    changed: dict[str, int] = {}
+    for modality in ("image", "video", "audio"):
+        try:
+            ids = getattr(processor, f"{modality}_token_ids")
+        except Exception:  # noqa: BLE001 - properties of partly-built processors may raise
+            continue
+        tok_id = ids[0] if isinstance(ids, list | tuple) and ids else None
+        if not isinstance(tok_id, int) or isinstance(tok_id, bool) or tok_id < 0:
+            continue
+        for cfg in _sub_configs(config):
+            for key in (f"{modality}_token_id", f"{modality}_token_index"):
+                value = getattr(cfg, key, None)
+                if isinstance(value, int) and not isinstance(value, bool) and value != tok_id:
+                    setattr(cfg, key, tok_id)
+                    changed[key] = tok_id
+    return changed

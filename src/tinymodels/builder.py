@@ -82,6 +82,42 @@ def _needs_tokenizer(model_type: str, tiny: dict[str, Any]) -> str | None:
     return None
 
 
+def _home_type(cls: Any) -> str | None:
+    """The model type whose `transformers.models.<type>` module defines `cls`."""
+    parts = (getattr(cls, "__module__", "") or "").split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "models" else None
+
+
+def _with_home_components(model_type: str, classes: Any) -> Any:
+    """Fill processor components the type's own mappings lack from its home model type: the type
+    the processor class belongs to (`diffusion_gemma` uses `Gemma4Processor`, whose feature
+    extractor is registered for `gemma4`) or, for sub-model types with no processor at all
+    (`clip_vision_model`), the type whose module defines the config (`clip`)."""
+    import dataclasses
+
+    import transformers
+
+    from tinymodels.discover import config_class, processor_classes
+
+    if classes.processor:
+        home = _home_type(getattr(transformers, classes.processor, None))
+        skip = {"tokenizer"}
+    elif not (classes.image_processor or classes.feature_extractor or classes.video_processor):
+        home = _home_type(config_class(model_type))
+        skip = {"tokenizer", "processor"}  # the sub-model takes one medium, not the whole processor
+    else:
+        return classes
+    if home is None or home == model_type:
+        return classes
+    try:
+        found = processor_classes(home)
+    except Exception:  # noqa: BLE001 - the module name is not always a model type
+        return classes
+    fill = {f.name: getattr(found, f.name) for f in dataclasses.fields(classes)
+            if f.name not in skip and getattr(classes, f.name) is None and getattr(found, f.name) is not None}
+    return dataclasses.replace(classes, **fill) if fill else classes
+
+
 def _model_special_tokens(classes: Any, tiny: dict[str, Any], procs: Any, override: Any) -> dict[str, str]:
     """Named special tokens the tokenizer must carry: those the config's out-of-vocabulary ids
     name, those the processor class reads from its tokenizer, then per-type data (later wins)."""
@@ -97,7 +133,7 @@ def _model_special_tokens(classes: Any, tiny: dict[str, Any], procs: Any, overri
 
 def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOptions) -> tuple[Any, Any, int | None]:
     """Tokenizer + aligned config + processors. Returns (Processors, config, vocab_size)."""
-    from tinymodels.align import align_with_tokenizer, clamp_token_ids
+    from tinymodels.align import align_with_processor, align_with_tokenizer, clamp_token_ids
     from tinymodels.discover import processor_classes
     from tinymodels.knowledge import override_for
     from tinymodels.processors import (
@@ -112,7 +148,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     from tinymodels.tokenization import train_tokenizer
 
     override = override_for(model_type)
-    classes = processor_classes(model_type)
+    classes = _with_home_components(model_type, processor_classes(model_type))
     procs = Processors()
     vocab: int | None = None
     tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny)
@@ -138,6 +174,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     if classes.processor:
         procs.processor = _stage("processor", build_processor, classes.processor, procs, config,
                                  override.processor if override else None)
+        align_with_processor(config, procs.processor)
     return procs, config, vocab
 
 
@@ -196,12 +233,10 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
 
 def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     """Build every architecture of `model_type` into `out_dir`; return (config class name, entry)."""
-    from tinymodels.discover import architecture_mappings, config_class
+    from tinymodels.discover import COMPOSITES, architecture_mappings, config_class
     from tinymodels.knowledge import override_for
     from tinymodels.upstream_config import tiny_config_for
     from tinymodels.validate import processor_inputs
-
-    from tinymodels.discover import COMPOSITES
 
     if model_type in COMPOSITES:
         from tinymodels.composite import build_composite

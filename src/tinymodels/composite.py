@@ -51,7 +51,7 @@ def combine_configs(model_type: str, first: Any, second: Any, tokenizer: Any) ->
     if hasattr(cls, "from_vision_text_configs"):
         return cls.from_vision_text_configs(first, second)
     config = cls.from_encoder_decoder_configs(first, second)
-    tok = tokenizer
+    tok = tokenizer  # BERT-style decoders start from [CLS] and end with [SEP], GPT-2 from bos/eos
     start = _token_id(getattr(second, "decoder_start_token_id", None), getattr(tok, "cls_token_id", None),
                       getattr(tok, "bos_token_id", None), getattr(second, "bos_token_id", None))
     eos = _token_id(getattr(tok, "sep_token_id", None), getattr(tok, "eos_token_id", None),

@@ -205,14 +205,17 @@ def processor_classes(model_type: str) -> ProcessorClasses:
     if modality is None:
         # The key names no modality: a vocabulary means text input, anything else is not text.
         modality = "text" if "vocab_size" in _default_config_dict(model_type) else "other"
-    vision = modality in ("vision", "other")
-    audio = modality in ("audio", "other")
+    # One non-text processor at most: an image processor and a feature extractor saved side
+    # by side would both write preprocessor_config.json. Videos only for video-only owners.
+    image = modality in ("vision", "other") and inherited.image_processor is not None
+    audio = (modality == "audio" or modality == "other" and not image) and inherited.feature_extractor is not None
+    video = modality in ("vision", "other") and not image and not audio
     return ProcessorClasses(
         tokenizer=inherited.tokenizer if modality == "text" else None,
-        image_processor=inherited.image_processor if vision else None,
-        image_processor_pil=inherited.image_processor_pil if vision else None,
+        image_processor=inherited.image_processor if image else None,
+        image_processor_pil=inherited.image_processor_pil if image else None,
         feature_extractor=inherited.feature_extractor if audio else None,
-        video_processor=inherited.video_processor if vision else None,
+        video_processor=inherited.video_processor if video else None,
         processor=None,
         inherited_from=inherited.inherited_from or owner,
     )

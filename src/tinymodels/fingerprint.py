@@ -4,8 +4,9 @@ A model type's output is up to date when the fingerprint stored beside it in
 ``{output}/{model_type}/.tinymodels.json`` equals the one computed now. The
 fingerprint holds the tool version and a digest of its build code (so a code change in
 a development checkout rebuilds), the library versions, a digest of the tiny config dict,
-the type's overrides entry, the corpus identity, vocab size, seed and the skip list
-restricted to the type's architectures. It is computed in the runner's parent
+the type's overrides entry, the corpus identity, vocab size, seed, the skip list
+restricted to the type's architectures and, with ``--transformers-repo``, a digest of the
+type's modeling test file there (whose ModelTester gives the tiny config). It is computed in the runner's parent
 process without building anything (config classes only; a few ms per type).
 
 The stamp file is written last, inside the staging directory, just before the
@@ -93,9 +94,24 @@ def _tiny_config_digest(model_type: str) -> str:
     from tinymodels.tiny_config import tiny_config_dict
 
     try:
-        return digest(tiny_config_dict(model_type))
+        try:
+            tiny = tiny_config_dict(model_type, check=False)  # type: ignore[call-arg]  # the dict, unvalidated: cheaper
+        except TypeError:
+            tiny = tiny_config_dict(model_type)
+        return digest(tiny)
     except Exception as exc:  # noqa: BLE001 - a config that cannot be built still has an identity
         return digest({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _repo_test_digest(model_type: str, repo: Path) -> str:
+    """With --transformers-repo the tiny config comes from the type's modeling test file: hash that file."""
+    try:
+        from tinymodels.upstream_config import modeling_test_file
+
+        path = modeling_test_file(model_type, repo)
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "absent"
+    except Exception as exc:  # noqa: BLE001 - identity of "could not tell"
+        return f"error: {type(exc).__name__}"
 
 
 def _override(model_type: str) -> Any:
@@ -125,6 +141,8 @@ def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[
         "vocab_size": options.vocab_size,
         "seed": options.seed,
         "skip": sorted(archs & set(options.skip)),
+        "transformers_repo": (None if options.transformers_repo is None
+                              else _repo_test_digest(model_type, Path(options.transformers_repo))),
     }
 
 

@@ -148,6 +148,9 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
     cls = getattr(transformers, class_name)
     default = cls()
     kwargs = image_config_kwargs(cls, default, config)
+    if "do_sample_frames" in _valid_kwargs(cls):
+        # Frame sampling wants more frames (or fps metadata) than a short sample clip has: use them all.
+        kwargs["do_sample_frames"] = False
     target = _multiple(image_size or _find_image_size(config), kwargs)
     for attr in ("size", "crop_size"):
         current = getattr(default, attr, None)
@@ -227,7 +230,8 @@ def processor_config_kwargs(cls: type, config: Any) -> dict[str, Any]:
             continue
         value = _config_value(config, name)
         if value is None and name in _CONFIG_ALIASES.get("num_image_tokens", ()) + ("num_image_tokens",):
-            value = _patches_per_image(config) if param.default is None else None
+            # One token per vision patch: the default is the full-size model's patch count.
+            value = _patches_per_image(config)
         if value is not None and (param.default is None or type(value) is type(param.default)):
             kwargs[name] = value
     return kwargs
@@ -269,6 +273,7 @@ _STANDARD_TOKENS = frozenset({"bos_token", "eos_token", "pad_token", "unk_token"
                               "mask_token", "decoder_start_token"})
 # `tokenizer.<name>_token` or `tokenizer.<name>_token_id` in a processor's source.
 _TOKEN_REF = re.compile(r"tokenizer\.(\w+_token)(?:_id|_ids)?\b")
+_TOKEN_FALLBACK = re.compile(r"[\"']([^\"'\s]+)[\"']\s+if\s+not\s+hasattr\(\s*tokenizer\s*,\s*[\"'](\w+_token)[\"']\s*\)")
 
 
 def _token_string(name: str) -> str:
@@ -294,6 +299,10 @@ def processor_special_tokens(class_name: str) -> dict[str, str]:
         source = inspect.getsource(module) if module is not None else ""
     except (OSError, TypeError):
         source = ""
+    # `"<|image_pad|>" if not hasattr(tokenizer, "image_token") else tokenizer.image_token`: the
+    # literal is the checkpoint's token string (retrieval/prefix prompts hard-code it too).
+    for text, name in _TOKEN_FALLBACK.findall(source):
+        out.setdefault(name, text)
     for name in _TOKEN_REF.findall(source):
         # `add_bos_token` and the like are tokenizer flags, not tokens.
         if name not in _STANDARD_TOKENS and not name.startswith("add_"):

@@ -10,8 +10,11 @@ original pattern), only touch what is inconsistent, and are idempotent.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from tinymodels.knowledge import repair_rules, shrink_rules
@@ -217,10 +220,34 @@ def _split(total: int, weights: list[int]) -> list[int]:
     return out
 
 
+@functools.cache
+def _mentions_mrope(model_type: str) -> bool:
+    """Whether the config's module knows `mrope_section` (its model then has a built-in default)."""
+    try:
+        from tinymodels.discover import config_class
+
+        source = inspect.getsourcefile(config_class(model_type))
+        return bool(source) and "mrope_section" in Path(source).read_text(encoding="utf-8")
+    except Exception:  # unknown type or no source: nothing to add
+        return False
+
+
 def repair_rope_sections(d: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """Multimodal rotary sections must sum to half the rotary dimension of the shrunk head."""
+    """Multimodal rotary sections must sum to half the rotary dimension of the shrunk head.
+
+    Models whose config leaves `mrope_section` out use a default sized for the full head
+    (qwen2_vl: [16, 24, 24]); such configs get explicit sections in the same 2:3:3 ratio.
+    """
     head_dim = _head_dim(d)
     if head_dim is None:
+        return
+    rope = d.get("rope_parameters")
+    if (isinstance(rope, dict) and "rope_type" in rope and "mrope_section" not in rope
+            and "mrope_section" not in d and _mentions_mrope(str(d.get("model_type", "")))):
+        factor = rope.get("partial_rotary_factor", d.get("partial_rotary_factor")) or 1.0
+        target = int(head_dim * factor) // 2
+        if target >= 3:  # every section non-empty; otherwise leave the model's own default alone
+            rope["mrope_section"] = _split(target, [2, 3, 3])
         return
     for holder in (d, d.get("rope_parameters"), d.get("rope_scaling")):
         if not isinstance(holder, dict):
@@ -302,7 +329,28 @@ def repair_none_fields(d: dict[str, Any], defaults: dict[str, Any]) -> None:
         d["head_dim"] = width // heads
 
 
+# --- timm backbones -------------------------------------------------------------------------
+
+
+def repair_timm_backbone(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A `timm_backbone` sub-config becomes the tiny transformers backbone of the repair rules."""
+    tiny = repair_rules().get("timm_backbone")
+    if not tiny:
+        return
+    for k, v in list(d.items()):
+        if _is_subconfig(v) and v.get("model_type") == "timm_backbone":
+            indices = v.get("out_indices") or [len(tiny["depths"])]
+            n = len(tiny["depths"])
+            indices = [i if 0 <= i <= n else n for i in indices]
+            d[k] = {**tiny, "out_indices": indices, "out_features": None}
+            if d.get("use_timm_backbone"):
+                d["use_timm_backbone"] = False
+            if isinstance(d.get("backbone"), str):
+                d["backbone"] = None
+
+
 REPAIRS: tuple[Repair, ...] = (
+    repair_timm_backbone,
     repair_none_fields,
     repair_per_layer_config_values,
     repair_backbone_stages,

@@ -224,11 +224,18 @@ def _plan(options: BuildOptions) -> tuple[dict[str, dict[str, Any]], dict[str, d
     for model_type in options.model_types:
         prints[model_type] = fp = fingerprint.compute(model_type, options, corpus, versions)
         stamp = fingerprint.read_stamp(options.output / model_type)
-        if not options.force and stamp is not None and stamp.get("fingerprint") == fp:
+        if not options.force and stamp is not None and stamp.get("fingerprint") == fp \
+                and _folders_present(options.output / model_type, stamp["entry"]):
             fresh[model_type] = stamp
         else:
             todo.append(model_type)
     return prints, fresh, todo
+
+
+def _folders_present(type_dir: Path, entry: dict[str, Any]) -> bool:
+    """Every architecture the stamp says was built still has its folder (someone may have deleted one)."""
+    return all((type_dir / arch / "config.json").is_file()
+               for arch, info in entry.get("pytorch", {}).items() if arch_ok(info))
 
 
 def _quiet_parent() -> None:

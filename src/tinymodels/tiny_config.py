@@ -31,9 +31,14 @@ def _shrink_value(value: Any, cap: int, pow2: bool = False) -> Any:
         return value
     if isinstance(value, int):
         return _cap(value, cap, pow2)
+    if isinstance(value, float) and value > cap:  # multipliers
+        return float(cap)
     if isinstance(value, list | tuple) and value and all(isinstance(v, int) and not isinstance(v, bool)
                                                          for v in value):
         return type(value)(_cap(v, cap, pow2) for v in value)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, list | tuple) for v in value):
+        # Per-stage lists of per-block values (stage_block_out_channels).
+        return type(value)(_shrink_value(v, cap, pow2) for v in value)
     return value
 
 

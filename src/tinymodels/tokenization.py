@@ -293,8 +293,11 @@ def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path)
         from tokenizers import BertWordPieceTokenizer
 
         wp = BertWordPieceTokenizer(lowercase=False)
-        _train_with_panic_guard(wp.train_from_iterator, corpus, vocab_size=vocab_size, show_progress=False)
-        vocab_items = sorted(wp.get_vocab().items(), key=lambda kv: kv[1])
+        # As for backends: the Rust trainer registers the special tokens, ours trains the model.
+        _train_with_panic_guard(wp.train_from_iterator, corpus[:_PLUMBING_LINES], vocab_size=vocab_size,
+                                show_progress=False)
+        trained = _retrain_model(wp._tokenizer, corpus, vocab_size)
+        vocab_items = sorted(trained.get_vocab().items(), key=lambda kv: kv[1])
         (workdir / "vocab.txt").write_text("\n".join(t for t, _ in vocab_items) + "\n", encoding="utf-8")
         kwargs = {"vocab_file": str(workdir / "vocab.txt")}
     elif vocab_name.endswith(".model"):
@@ -305,18 +308,24 @@ def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path)
 
 
 def _sentencepiece_model(corpus: Sequence[str], vocab_size: int, workdir: Path) -> Path:
-    """Train a deterministic sentencepiece unigram model on the corpus."""
+    """Train a deterministic sentencepiece unigram model on the corpus.
+
+    One thread gives the same pieces in every process; training from an iterator into
+    memory keeps temporary paths out of the model's trainer spec, so the bytes match too.
+    """
+    import io
+
     import sentencepiece as spm
 
-    text = workdir / "corpus.txt"
-    text.write_text("\n".join(corpus) + "\n", encoding="utf-8")
-    prefix = workdir / "spiece"
+    model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        input=str(text), model_prefix=str(prefix), vocab_size=vocab_size, model_type="unigram",
+        sentence_iterator=iter(corpus), model_writer=model, vocab_size=vocab_size, model_type="unigram",
         character_coverage=1.0, num_threads=1, seed_sentencepiece_size=100_000, shuffle_input_sentence=False,
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, hard_vocab_limit=False, minloglevel=2,
     )
-    return prefix.with_suffix(".model")
+    path = workdir / "spiece.model"
+    path.write_bytes(model.getvalue())
+    return path
 
 
 def _build(class_name: str, corpus: Sequence[str], vocab_size: int) -> Any:
@@ -344,6 +353,11 @@ def _build(class_name: str, corpus: Sequence[str], vocab_size: int) -> Any:
     with tempfile.TemporaryDirectory() as tmp:
         files = _files_for(cls, corpus, vocab_size, Path(tmp))
         tok = cls(**files)
+        excess = len(tok) - vocab_size
+        if excess > 0:
+            # The class adds special tokens of its own beyond the files: make room for them.
+            files = _files_for(cls, corpus, vocab_size - excess, Path(tmp))
+            tok = cls(**files)
         # Load everything into memory before the files disappear.
         with tempfile.TemporaryDirectory() as saved:
             tok.save_pretrained(saved)

@@ -54,11 +54,13 @@ def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, 
     (retrieval processors take text or images, not both)."""
     attrs = processor.get_attributes()
     media: dict[str, Any] = {}
+    # One medium per call (image, else video, else audio): omni processors expand each medium's
+    # placeholders differently and a single one is enough to exercise the model's media path.
     if "image_processor" in attrs:
         media["images"] = sample_image()
-    if "video_processor" in attrs:
+    elif "video_processor" in attrs:
         media["videos"] = sample_video()
-    if "feature_extractor" in attrs or "audio_processor" in attrs:
+    elif "feature_extractor" in attrs or "audio_processor" in attrs:
         fe = getattr(processor, "feature_extractor", None) or getattr(processor, "audio_processor", None)
         rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
         media["audio"] = sample_audio(sampling_rate=rate)
@@ -101,10 +103,25 @@ def _from_processor(processor: Any, text_template: str | None = None) -> dict[st
 _TARGETS = frozenset({"labels", "label", "decoder_labels"})
 
 
+# Forward parameters of vision/audio sub-models that take a processor output under another name
+# (`Glm4vVisionModel.forward(hidden_states, grid_thw)` gets the processor's flattened patches).
+_INPUT_ALIASES: dict[str, tuple[str, ...]] = {
+    "grid_thw": ("image_grid_thw", "video_grid_thw"),
+    "hidden_states": ("pixel_values", "pixel_values_videos"),
+    "image_grid_thw": ("video_grid_thw",),
+}
+
+
 def model_inputs(model: Any, inputs: dict[str, Any], arch: str) -> dict[str, Any]:
     """Keep the named `forward` parameters the processors produced; reshape for multiple choice."""
     params = inspect.signature(model.forward).parameters
     out = {k: v for k, v in inputs.items() if k in params and k not in _TARGETS}
+    for name, sources in _INPUT_ALIASES.items():
+        if name in params and name not in out:
+            # Only under another name when the model has no parameter of the source's own name.
+            found = next((inputs[s] for s in sources if s in inputs and s not in params), None)
+            if found is not None:
+                out[name] = found
     if arch.endswith("ForMultipleChoice"):
         for k, v in list(out.items()):
             if hasattr(v, "dim") and v.dim() == 2:

@@ -279,15 +279,19 @@ class WorkerPool:
             self.workers.remove(worker)
 
     def close(self) -> None:
-        """Ask idle workers to exit, then kill whatever is left."""
+        """Ask idle workers to exit, kill busy ones (Ctrl-C, errors) at once."""
+        idle = []
         for worker in list(self.workers):
             if worker.task is None and worker.ready:
                 with contextlib.suppress(OSError, ValueError):
                     worker.conn.send(None)
+                    idle.append(worker)
+                    continue
+            self._kill(worker, "interrupted" if worker.task else "stopped")
         deadline = time.monotonic() + 5
-        for worker in list(self.workers):
+        for worker in idle:
             worker.process.join(max(0.0, deadline - time.monotonic()))
-            self._kill(worker, "exit" if worker.process.exitcode == 0 else worker.stats.end)
+            self._kill(worker, "exit" if worker.process.exitcode == 0 else "killed")
 
     def _log_tail(self, worker: _Worker) -> str:
         try:

@@ -1,0 +1,104 @@
+"""Tokenizers trained from blank: deterministic across processes, within the vocabulary size,
+special tokens where `transformers` puts them, and reloadable with the same ids."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinymodels.corpus import load_corpus
+from tinymodels.tokenization import train_tokenizer
+
+# One class per model kind whose `tokenizers` trainer breaks ties in hash-map order:
+# WordPiece, BPE with an end-of-word suffix, Unigram; then file-based (PythonBackend /
+# sentencepiece) classes whose vocabulary files tinymodels generates.
+NON_DETERMINISTIC_UPSTREAM = ["BertTokenizer", "CLIPTokenizer", "T5Tokenizer"]
+FILE_BASED = ["EsmTokenizer", "BertGenerationTokenizer"]
+
+_DIGEST_SCRIPT = """
+import hashlib, sys, tempfile
+from pathlib import Path
+from tinymodels.tokenization import train_tokenizer
+for name in sys.argv[1:]:
+    out = Path(tempfile.mkdtemp())
+    train_tokenizer(name, "builtin", 1024).save_pretrained(out)
+    digest = hashlib.sha256()
+    for path in sorted(out.iterdir()):
+        digest.update(path.name.encode() + b"\\0" + path.read_bytes())
+    print(name, digest.hexdigest())
+"""
+
+
+def _start_digests(names: list[str], hash_seed: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen([sys.executable, "-c", _DIGEST_SCRIPT, *names], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_tokenizer_files_identical_across_processes() -> None:
+    """Two processes (different hash seeds, fresh Rust hash-map seeds) write the same bytes."""
+    names = NON_DETERMINISTIC_UPSTREAM + FILE_BASED
+    procs = [_start_digests(names, seed) for seed in ("1", "2")]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        outputs.append(out)
+    assert len(outputs[0].splitlines()) == len(names)
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("name", NON_DETERMINISTIC_UPSTREAM + FILE_BASED)
+@pytest.mark.parametrize("vocab_size", [512, 1024])
+def test_vocab_size_is_a_ceiling(name: str, vocab_size: int) -> None:
+    tok = train_tokenizer(name, "builtin", vocab_size)
+    assert len(tok) <= vocab_size
+    # Every id the tokenizer can produce is inside the model's embedding table.
+    assert max(tok.get_vocab().values()) < len(tok)
+
+
+@pytest.mark.parametrize("name", NON_DETERMINISTIC_UPSTREAM)
+def test_special_tokens_keep_the_ids_transformers_gives_them(name: str) -> None:
+    """Same special-token ids as transformers' own `train_new_from_iterator`, and used by the post-processor."""
+    import transformers
+
+    reference = getattr(transformers, name)().train_new_from_iterator(load_corpus("builtin")[:100], 1024,
+                                                                       show_progress=False)
+    tok = train_tokenizer(name, "builtin", 1024)
+    assert reference.all_special_tokens
+    for token in reference.all_special_tokens:
+        assert tok.convert_tokens_to_ids(token) == reference.convert_tokens_to_ids(token), token
+    ids = tok("the model reads")["input_ids"]
+    ref_ids = reference("the model reads")["input_ids"]
+    special = set(reference.all_special_ids)
+    assert [i for i in ids if i in special] == [i for i in ref_ids if i in special]
+    assert tok.unk_token is None or tok.unk_token_id == reference.unk_token_id
+
+
+@pytest.mark.parametrize("name", NON_DETERMINISTIC_UPSTREAM + FILE_BASED)
+def test_roundtrip_through_auto_tokenizer(name: str, tmp_path: Path) -> None:
+    import transformers
+
+    tok = train_tokenizer(name, "builtin", 1024)
+    tok.save_pretrained(tmp_path)
+    back = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    text = "The model reads a short sentence. Le café est très chaud !"
+    assert back(text)["input_ids"] == tok(text)["input_ids"]
+    assert len(back) == len(tok)
+    # Real subwords were learned, not just characters.
+    assert len(tok.tokenize("the model reads")) < len("the model reads")
+
+
+def test_bpe_merges_follow_the_blank_pipeline(tmp_path: Path) -> None:
+    """CLIP keeps its byte-level alphabet and end-of-word suffix in the trained BPE."""
+    tok = train_tokenizer("CLIPTokenizer", "builtin", 1024)
+    tok.save_pretrained(tmp_path)
+    model = json.loads((tmp_path / "tokenizer.json").read_text(encoding="utf-8"))["model"]
+    assert model["end_of_word_suffix"] == "</w>"
+    assert model["merges"] and any(token.endswith("</w>") for token in model["vocab"])
+    assert all(chr(c) in model["vocab"] for c in range(ord("!"), ord("~") + 1))
