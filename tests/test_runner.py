@@ -27,14 +27,19 @@ pytestmark = pytest.mark.slow
 # Small, quick types: an image model, a causal LM with a BPE tokenizer, an encoder with WordPiece.
 TYPES = ["vit", "gpt2", "distilbert"]
 REPORT = Path("reports") / "tiny_model_creation_report.json"
+# Pinned: saved tokenizer configs record `local_files_only`, which follows HF_HUB_OFFLINE.
+HERMETIC = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GITHUB_STEP_SUMMARY", "TINYMODELS_FAULT_INJECT", "TINYMODELS_NUM_WORKERS", "CI")}
+    return {**env, **HERMETIC, **(extra or {})}
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items()
-                if k not in ("GITHUB_STEP_SUMMARY", "TINYMODELS_FAULT_INJECT", "TINYMODELS_NUM_WORKERS")}
-    full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "tinymodels", "build", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout)
+                          env=cli_env(env), timeout=timeout)
 
 
 def _strip_seconds(obj: Any) -> Any:
@@ -119,7 +124,7 @@ def test_force_rebuilds(built_n2: Path) -> None:
     # In-process (--num-workers 0) on purpose: the debugging mode must produce the same files.
     proc = run_cli("vit", "-o", str(built_n2), "--num-workers", "0", "--force")
     assert proc.returncode == 0, proc.stderr
-    assert "✓ vit" in proc.stderr and "up to date" not in proc.stderr
+    assert "✓ vit" in proc.stderr and "model type(s) up to date" not in proc.stderr
     after = mtimes(built_n2)
     assert after["vit/ViTModel/model.safetensors"] != before["vit/ViTModel/model.safetensors"]
     assert {k: v for k, v in after.items() if k.startswith("gpt2/")} == \
@@ -159,9 +164,8 @@ def _alive(pid: int) -> bool:
 
 def test_sigkill_then_rerun_matches_clean_build(clean_n1: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_STEP_SUMMARY", "TINYMODELS_FAULT_INJECT")}
     proc = subprocess.Popen([sys.executable, "-m", "tinymodels", "build", *TYPES, "-o", str(out), "-j", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env())
     try:
         deadline = time.monotonic() + 240
         while not any((out / t / STAMP).exists() for t in TYPES):

@@ -14,7 +14,7 @@ from typing import Any
 
 # Sub-config keys that carry the text vocabulary.
 _TEXT_KEYS = ("text_config", "decoder", "encoder", "language_config", "llm_config", "text_encoder",
-              "decoder_config", "encoder_config", "thinker_config", "talker_config")
+              "decoder_config", "encoder_config", "thinker_config", "talker_config", "qformer_config")
 # Config token fields -> the tokenizer attribute that answers them when the names differ.
 _ALIASES = {"decoder_start_token_id": ("bos_token_id", "eos_token_id", "pad_token_id")}
 

@@ -88,7 +88,7 @@ def _home_type(cls: Any) -> str | None:
     return parts[2] if len(parts) > 2 and parts[1] == "models" else None
 
 
-def _with_home_components(model_type: str, classes: Any) -> Any:
+def _with_home_components(model_type: str, classes: Any, depth: int = 0) -> Any:
     """Fill processor components the type's own mappings lack from its home model type: the type
     the processor class belongs to (`diffusion_gemma` uses `Gemma4Processor`, whose feature
     extractor is registered for `gemma4`) or, for sub-model types with no processor at all
@@ -113,6 +113,9 @@ def _with_home_components(model_type: str, classes: Any) -> Any:
         found = processor_classes(home)
     except Exception:  # noqa: BLE001 - the module name is not always a model type
         return classes
+    if depth < 2:
+        # The home type may itself borrow (glm4v_moe_vision -> glm4v_moe -> Glm4vProcessor -> glm4v).
+        found = _with_home_components(home, found, depth + 1)
     fill = {f.name: getattr(found, f.name) for f in dataclasses.fields(classes)
             if f.name not in skip and getattr(classes, f.name) is None and getattr(found, f.name) is not None}
     return dataclasses.replace(classes, **fill) if fill else classes

@@ -152,6 +152,11 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
         # Frame sampling wants more frames (or fps metadata) than a short sample clip has: use them all.
         kwargs["do_sample_frames"] = False
     target = _multiple(image_size or _find_image_size(config), kwargs)
+    for name in _valid_kwargs(cls):
+        # Other pixel sizes (Aria's max_image_size: 980) would feed a tiny tower huge patch grids.
+        current = getattr(default, name, None)
+        if name.endswith("image_size") and name not in kwargs and isinstance(current, int) and current > target:
+            kwargs[name] = target
     for attr in ("size", "crop_size"):
         current = getattr(default, attr, None)
         longest = getattr(current, "longest_edge", None) if current is not None else None
@@ -229,20 +234,35 @@ def processor_config_kwargs(cls: type, config: Any) -> dict[str, Any]:
         if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
             continue
         value = _config_value(config, name)
-        if value is None and name in _CONFIG_ALIASES.get("num_image_tokens", ()) + ("num_image_tokens",):
-            # One token per vision patch: the default is the full-size model's patch count.
-            value = _patches_per_image(config)
+        if name in _CONFIG_ALIASES["num_image_tokens"] + ("num_image_tokens",):
+            # Tokens per image follow the tiny patch grid; a config value above it is a full-size
+            # default the model itself does not use (InternVL's image_seq_length: 256).
+            patches = _patches_per_image(config)
+            if patches and (not isinstance(value, int) or value > patches):
+                value = patches
         if value is not None and (param.default is None or type(value) is type(param.default)):
             kwargs[name] = value
     return kwargs
 
 
+# Config fields shrinking the patch grid before the language model (pixel shuffle), per side.
+_DOWNSAMPLE_FIELDS = ("downsample_ratio", "scale_factor")
+
+
 def _patches_per_image(config: Any) -> int | None:
-    """(image_size // patch_size)² of the first sub-config defining both: one token per patch."""
+    """Tokens per image: (image_size // patch_size)² of the first sub-config defining both (one
+    token per patch), times downsample_ratio² when the config shuffles pixels before the LM."""
     for cfg in _config_tree(config):
         size, patch = getattr(cfg, "image_size", None), getattr(cfg, "patch_size", None)
+        size = size[0] if isinstance(size, list | tuple) and size else size
+        patch = patch[0] if isinstance(patch, list | tuple) and patch else patch
         if isinstance(size, int) and isinstance(patch, int) and patch > 0:
-            return (size // patch) ** 2
+            tokens = (size // patch) ** 2
+            for name in _DOWNSAMPLE_FIELDS:
+                ratio = _config_value(config, name)
+                if isinstance(ratio, float) and 0 < ratio < 1:
+                    return int(tokens * ratio * ratio)
+            return tokens
     return None
 
 
@@ -262,6 +282,9 @@ def build_processor(class_name: str, parts: Processors, config: Any = None,
     }
     kwargs = {**processor_config_kwargs(cls, config), **(extra or {})}
     for attr in cls.get_attributes():
+        if attr not in available and attr.endswith("_tokenizer") and attr != "audio_tokenizer":
+            # A second text tokenizer (InstructBLIP's Q-Former): the trained one serves both.
+            available[attr] = parts.tokenizer
         if available.get(attr) is None:
             raise ValueError(f"{class_name} needs a {attr}, which could not be built")
         kwargs[attr] = available[attr]

@@ -84,7 +84,7 @@ def _hashable(v: Any) -> Any:
 
 def _index_list(key: str, value: Any, n0: int) -> bool:
     """A list of layer indices (e.g. `attn_layer_indices: [4, 12, 20]`)."""
-    return (isinstance(value, list) and 0 < len(value) < n0 and all(_is_int(v) and 0 <= v < n0 for v in value)
+    return (isinstance(value, list) and 0 < len(value) <= n0 and all(_is_int(v) and 0 <= v < n0 for v in value)
             and len(set(value)) == len(value) and ("layer" in key or "idx" in key or "indices" in key))
 
 
@@ -109,10 +109,12 @@ def repair_layer_patterns(d: dict[str, Any], defaults: dict[str, Any]) -> None:
     """
     for count in _layer_count_keys(d, defaults):
         n0, n = defaults[count], d[count]
-        per_layer = [k for k, v in defaults.items()
-                     if k != count and isinstance(v, list) and len(v) == n0 and n0 > 2 and isinstance(d.get(k), list)
-                     and len(d[k]) == n0]
         indexed = [k for k, v in defaults.items() if _index_list(k, v, n0) and d.get(k) == v]
+        per_layer = [k for k, v in defaults.items()
+                     if k != count and k not in indexed and isinstance(v, list) and len(v) == n0 and n0 > 2
+                     and isinstance(d.get(k), list) and len(d[k]) == n0]
+        # Lists with a different value at every layer tell no layer kinds apart.
+        kinds = [k for k in per_layer if len({_hashable(v) for v in defaults[k]}) < n0]
         plc = defaults.get("per_layer_config") if count == "num_hidden_layers" else None
         plc = plc if isinstance(plc, dict) and plc and isinstance(d.get("per_layer_config"), dict) else None
         periods = [k[: -len("_period")] for k in defaults
@@ -123,7 +125,7 @@ def repair_layer_patterns(d: dict[str, Any], defaults: dict[str, Any]) -> None:
             continue
 
         def signature(i: int) -> tuple[Any, ...]:
-            sig: list[Any] = [_hashable(defaults[k][i]) for k in per_layer]
+            sig: list[Any] = [_hashable(defaults[k][i]) for k in kinds]
             sig += [i in defaults[k] for k in indexed]
             if plc is not None:
                 sig.append(_hashable(plc.get(i, plc.get(str(i), plc.get(f"{i:02d}")))))

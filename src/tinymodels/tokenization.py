@@ -29,6 +29,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def _train_bpe(words: dict[str, int], size: int, fixed: dict[str, int], alphabet
     pairs: dict[tuple[str, str], int] = {}
     where: dict[tuple[str, str], set[int]] = {}
     for i, seq in enumerate(seqs):
-        for pair in zip(seq, seq[1:]):
+        for pair in pairwise(seq):
             pairs[pair] = pairs.get(pair, 0) + freqs[i]
             where.setdefault(pair, set()).add(i)
     # Max-count first, then the smallest (left, right) text; stale entries are skipped on pop.
@@ -136,7 +137,7 @@ def _train_bpe(words: dict[str, int], size: int, fixed: dict[str, int], alphabet
         touched: dict[tuple[str, str], None] = {}
         for i in sorted(where.pop((a, b), ())):
             seq, f = seqs[i], freqs[i]
-            for pair in zip(seq, seq[1:]):
+            for pair in pairwise(seq):
                 pairs[pair] -= f
                 touched[pair] = None
             out: list[str] = []
@@ -149,7 +150,7 @@ def _train_bpe(words: dict[str, int], size: int, fixed: dict[str, int], alphabet
                     out.append(seq[j])
                     j += 1
             seqs[i] = out
-            for pair in zip(out, out[1:]):
+            for pair in pairwise(out):
                 pairs[pair] = pairs.get(pair, 0) + f
                 where.setdefault(pair, set()).add(i)
                 touched[pair] = None
@@ -277,6 +278,19 @@ def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path)
     names: dict[str, str] = dict(getattr(cls, "vocab_files_names", {}) or {})
     kwargs: dict[str, str] = {}
     vocab_name = names.get("vocab_file", "")
+    spm_keys = [k for k, v in names.items() if v.endswith((".model", ".spm"))]
+    json_keys = [k for k, v in names.items() if v.endswith(".json") and k != "tokenizer_config_file"]
+    if spm_keys and json_keys:
+        # Sentencepiece model(s) plus a JSON piece->id vocabulary (Speech2Text, M2M100, Marian).
+        import sentencepiece as spm
+
+        model = _sentencepiece_model(corpus, vocab_size - len(SPECIALS_GENERIC), workdir)
+        sp = spm.SentencePieceProcessor(model_file=str(model))
+        vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+        for special in SPECIALS_GENERIC.values():
+            vocab.setdefault(special, len(vocab))
+        (workdir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        return {k: str(model) for k in spm_keys} | {k: str(workdir / "vocab.json") for k in json_keys}
     if vocab_name.endswith(".json") and "merges_file" in names:
         bpe = _generic_backend(corpus, vocab_size)
         model = json.loads(bpe._tokenizer.to_str())["model"]
@@ -289,7 +303,7 @@ def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path)
         vocab = _char_vocab(corpus, vocab_size, ["<pad>", "<s>", "</s>", "<unk>", "|"])
         (workdir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         kwargs = {"vocab_file": str(workdir / "vocab.json")}
-    elif vocab_name.endswith(".txt"):
+    elif vocab_name.endswith((".txt", ".tokenizer")):  # one WordPiece token a line (ProphetNet: .tokenizer)
         from tokenizers import BertWordPieceTokenizer
 
         wp = BertWordPieceTokenizer(lowercase=False)
@@ -298,8 +312,8 @@ def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path)
                                 show_progress=False)
         trained = _retrain_model(wp._tokenizer, corpus, vocab_size)
         vocab_items = sorted(trained.get_vocab().items(), key=lambda kv: kv[1])
-        (workdir / "vocab.txt").write_text("\n".join(t for t, _ in vocab_items) + "\n", encoding="utf-8")
-        kwargs = {"vocab_file": str(workdir / "vocab.txt")}
+        (workdir / vocab_name).write_text("\n".join(t for t, _ in vocab_items) + "\n", encoding="utf-8")
+        kwargs = {"vocab_file": str(workdir / vocab_name)}
     elif vocab_name.endswith(".model"):
         kwargs = {"vocab_file": str(_sentencepiece_model(corpus, vocab_size, workdir))}
     else:
@@ -380,7 +394,8 @@ def train_tokenizer(class_name: str, corpus_source: str, vocab_size: int) -> Any
     path = _trained_dir(class_name, corpus_source, vocab_size)
     cls = getattr(transformers, class_name)
     tok = cls.from_pretrained(path)
-    if len(tok) > vocab_size + 16:
+    # The configs get vocab_size = len(tokenizer): more tokens than asked would break the size budget.
+    if len(tok) > vocab_size:
         raise TokenizerBuildError(f"{class_name}: trained tokenizer has {len(tok)} tokens (> {vocab_size})")
     return tok
 

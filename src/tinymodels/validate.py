@@ -109,6 +109,8 @@ _INPUT_ALIASES: dict[str, tuple[str, ...]] = {
     "grid_thw": ("image_grid_thw", "video_grid_thw"),
     "hidden_states": ("pixel_values", "pixel_values_videos"),
     "image_grid_thw": ("video_grid_thw",),
+    "pixel_position_ids": ("image_position_ids",),
+    "pixel_values": ("pixel_values_videos",),
 }
 
 

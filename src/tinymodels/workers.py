@@ -14,7 +14,9 @@ Protocol (parent <-> worker, over one `multiprocessing.Pipe`):
   worker -> ("done", model_type, config_class_name, entry, rss)
   worker -> ("error", model_type, message, traceback, rss)   build_model_type raised
   parent -> None                              exit
-`rss` is (VmRSS, VmHWM) in bytes from /proc/self/status (0 where unavailable).
+`rss` is (VmRSS, VmHWM, retiring) — bytes from /proc/self/status (0 where unavailable) and
+whether the worker exits after this message (memory above TINYMODELS_WORKER_MAX_RSS_MB),
+so the parent never hands a retiring worker another type.
 
 Worker stdout/stderr go to a log file per worker (the console belongs to the progress
 display); when a worker crashes or times out, the parent prints the tail of that
@@ -142,7 +144,7 @@ def worker_main(conn: connection.Connection, options: BuildOptions, log_path: st
         load_corpus(options.corpus)
     faults = parse_faults(os.environ.get(FAULT_ENV))
     max_rss = int(os.environ.get(MAX_RSS_ENV, DEFAULT_MAX_RSS_MB)) * 1024 * 1024
-    conn.send(("ready", memory_usage()))
+    conn.send(("ready", (*memory_usage(), False)))
     while True:
         try:
             task = conn.recv()
@@ -155,11 +157,13 @@ def worker_main(conn: connection.Connection, options: BuildOptions, log_path: st
         _inject_fault(faults.get(model_type))
         try:
             config_name, entry = build_model_type(model_type, options, Path(out_dir))
-            message: tuple[Any, ...] = ("done", model_type, config_name, entry, memory_usage())
+            message: tuple[Any, ...] = ("done", model_type, config_name, entry)
         except Exception as exc:  # noqa: BLE001 - reported to the parent as this type's failure
-            message = ("error", model_type, f"{type(exc).__name__}: {exc}", traceback.format_exc(), memory_usage())
-        conn.send(message)
-        if memory_usage()[0] > max_rss:
+            message = ("error", model_type, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        rss, hwm = memory_usage()
+        retiring = rss > max_rss
+        conn.send((*message, (rss, hwm, retiring)))
+        if retiring:
             print(f"--- retiring: resident memory above {max_rss >> 20} MB", file=sys.stderr, flush=True)
             return
 
@@ -200,6 +204,7 @@ class _Worker:
     log_path: Path
     stats: WorkerStats
     ready: bool = False
+    retiring: bool = False
     task: str | None = None
     since: float = field(default_factory=time.monotonic)
     log_offset: int = 0
@@ -312,16 +317,21 @@ class WorkerPool:
         timeout = self.options.timeout
         while pending or any(w.task for w in self.workers):
             # Keep up to `size` workers while there is work for them.
-            busy_or_starting = len(self.workers)
-            while busy_or_starting < self.size and len(pending) > sum(1 for w in self.workers if w.task is None):
+            busy_or_starting = sum(1 for w in self.workers if not w.retiring)
+            while busy_or_starting < self.size and len(pending) > sum(1 for w in self.workers
+                                                                          if w.task is None and not w.retiring):
                 self._spawn()
                 busy_or_starting += 1
             for worker in self.workers:
-                if worker.ready and worker.task is None and pending:
-                    model_type, out_dir = pending.popleft()
+                if worker.ready and not worker.retiring and worker.task is None and pending:
+                    model_type, out_dir = pending[0]
                     with open(worker.log_path, "rb") as fh:
                         worker.log_offset = fh.seek(0, os.SEEK_END)
-                    worker.conn.send((model_type, str(out_dir)))
+                    try:
+                        worker.conn.send((model_type, str(out_dir)))
+                    except OSError:
+                        continue  # it just died: noticed below, the type stays pending
+                    pending.popleft()
                     worker.task = model_type
                     worker.since = time.monotonic()
             now = time.monotonic()
@@ -372,6 +382,7 @@ class WorkerPool:
         kind = message[0]
         rss = message[-1]
         worker.stats.peak_rss = max(worker.stats.peak_rss, int(rss[1]))
+        worker.retiring = bool(rss[2])
         if kind == "ready":
             worker.ready = True
             worker.since = time.monotonic()
