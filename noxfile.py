@@ -70,5 +70,5 @@ def bench(session: nox.Session) -> None:
     script = ROOT / "scripts" / "bench.py"
     if not script.exists():
         session.error(f"{script.relative_to(ROOT)} does not exist yet: nothing to benchmark")
-    _install_package(session, "dev,models")
+    _install_package(session, "models")
     session.run("python", str(script.relative_to(ROOT)), *session.posargs)

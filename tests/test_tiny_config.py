@@ -45,7 +45,7 @@ def _with_vocab(tiny: dict[str, Any], vocab: int = 1024) -> dict[str, Any]:
     return tiny
 
 
-@pytest.mark.parametrize("model_type", ["dinov2", "beit", "depth_anything"])
+@pytest.mark.parametrize("model_type", ["dinov2", "dinov2_with_registers", "depth_anything"])
 def test_backbone_out_features_name_existing_stages(model_type: str) -> None:
     tiny = tiny_config_dict(model_type)
     backbone = tiny.get("backbone_config") or tiny
@@ -56,6 +56,13 @@ def test_backbone_out_features_name_existing_stages(model_type: str) -> None:
     assert backbone["out_features"][-1] == backbone["stage_names"][-1]
     assert set(backbone["out_features"]) <= set(backbone["stage_names"])
     assert _params(_base_model(model_type, tiny)) < PARAM_BUDGET
+
+
+def test_backbone_stages_set_by_an_override_are_kept() -> None:
+    # BeitForSemanticSegmentation needs 4 outputs: overrides.yaml asks for them, the repair keeps them.
+    tiny = tiny_config_dict("beit")
+    assert tiny["out_indices"] == [1, 2, 3, 4]
+    assert tiny["stage_names"] == ["stem", "stage1", "stage2", "stage3", "stage4"]
 
 
 @pytest.mark.parametrize("model_type", ["jamba", "qwen3_next", "gemma3"])
@@ -137,7 +144,8 @@ def test_none_fields_used_arithmetically_get_values() -> None:
 
 
 @pytest.mark.parametrize("model_type,field", [("luke", "entity_vocab_size"),
-                                              ("gemma3n_text", "vocab_size_per_layer_input")])
+                                              ("gemma3n_text", "vocab_size_per_layer_input"),
+                                              ("blt", "encoder_hash_byte_group_vocab")])
 def test_secondary_vocabularies_are_capped(model_type: str, field: str) -> None:
     tiny = tiny_config_dict(model_type)
     assert tiny[field] <= 1024
@@ -148,3 +156,13 @@ def test_secondary_vocabularies_are_capped(model_type: str, field: str) -> None:
 def test_core_types_validate(model_type: str) -> None:
     tiny = tiny_config_dict(model_type)
     assert _params(_base_model(model_type, _with_vocab(tiny))) < PARAM_BUDGET
+
+
+def test_conv_channel_widths_are_capped() -> None:
+    # qwen2_5_omni's token2wav BigVGAN starts at 1536 channels; the whole model must fit the budget.
+    tiny = tiny_config_dict("qwen2_5_omni")
+    assert tiny["token2wav_config"]["bigvgan_config"]["upsample_initial_channel"] <= 32
+    # A timm backbone (fixed resnet50) becomes a tiny transformers backbone.
+    detr = tiny_config_dict("detr")
+    assert detr["backbone_config"]["model_type"] == "resnet" and not detr.get("use_timm_backbone")
+    assert _params(_base_model("detr", detr)) < PARAM_BUDGET

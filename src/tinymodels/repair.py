@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,6 +65,12 @@ def repair_backbone_stages(d: dict[str, Any], defaults: dict[str, Any]) -> None:
     count = next((k for k in _layer_count_keys(d, defaults) if defaults[k] == n_default), None)
     if count is None:
         return
+    current = d.get("out_features")
+    if isinstance(current, list) and current and all(
+            f == "stem" or (_STAGE.fullmatch(str(f)) and int(str(f)[5:]) <= d[count]) for f in current):
+        # Already valid for the shrunk depth (e.g. set by an override): only the names follow.
+        d["stage_names"] = ["stem"] + [f"stage{i}" for i in range(1, d[count] + 1)]
+        return
     staged = [f for f in feats if f != "stem"]
     n = max(d[count], len(staged))
     d[count] = n
@@ -99,6 +106,17 @@ def _fit_period(members: list[bool]) -> tuple[int, int]:
     return best
 
 
+def _layer_signature(i: int, defaults: dict[str, Any], kinds: list[str], indexed: list[str],
+                     plc: dict[Any, Any] | None, periods: list[str]) -> tuple[Any, ...]:
+    """What kind of layer layer `i` is, by every per-layer description the defaults have."""
+    sig: list[Any] = [_hashable(defaults[k][i]) for k in kinds]
+    sig += [i in defaults[k] for k in indexed]
+    if plc is not None:
+        sig.append(_hashable(plc.get(i, plc.get(str(i), plc.get(f"{i:02d}")))))
+    sig += [i % defaults[p + "_period"] == defaults[p + "_offset"] for p in periods]
+    return tuple(sig)
+
+
 def repair_layer_patterns(d: dict[str, Any], defaults: dict[str, Any]) -> None:
     """Per-layer lists, layer-index lists, `per_layer_config` and period/offset patterns.
 
@@ -124,17 +142,9 @@ def repair_layer_patterns(d: dict[str, Any], defaults: dict[str, Any]) -> None:
         if not (per_layer or indexed or plc or periods):
             continue
 
-        def signature(i: int) -> tuple[Any, ...]:
-            sig: list[Any] = [_hashable(defaults[k][i]) for k in kinds]
-            sig += [i in defaults[k] for k in indexed]
-            if plc is not None:
-                sig.append(_hashable(plc.get(i, plc.get(str(i), plc.get(f"{i:02d}")))))
-            sig += [i % defaults[p + "_period"] == defaults[p + "_offset"] for p in periods]
-            return tuple(sig)
-
         firsts: dict[tuple[Any, ...], int] = {}
         for i in range(n0):
-            firsts.setdefault(signature(i), i)
+            firsts.setdefault(_layer_signature(i, defaults, kinds, indexed, plc, periods), i)
         chosen = set(firsts.values()) | {n0 - 1}
         for i in range(n0):
             if len(chosen) >= n:
@@ -244,11 +254,18 @@ def repair_rope_sections(d: dict[str, Any], defaults: dict[str, Any]) -> None:
     if head_dim is None:
         return
     rope = d.get("rope_parameters")
+    if isinstance(rope, dict) and "head_dim" in d and _mentions_mrope(str(d.get("model_type", ""))):
+        # Three sections need at least 3 rotary frequency pairs: widen the head when the
+        # shrunk head rotates fewer (head_dim may differ from hidden_size // heads).
+        factor = rope.get("partial_rotary_factor", d.get("partial_rotary_factor")) or 1.0
+        if int(head_dim * factor) // 2 < 3:
+            head_dim = int(math.ceil(8 / factor))
+            d["head_dim"] = head_dim
     if (isinstance(rope, dict) and "rope_type" in rope and "mrope_section" not in rope
             and "mrope_section" not in d and _mentions_mrope(str(d.get("model_type", "")))):
         factor = rope.get("partial_rotary_factor", d.get("partial_rotary_factor")) or 1.0
         target = int(head_dim * factor) // 2
-        if target >= 3:  # every section non-empty; otherwise leave the model's own default alone
+        if target >= 1:  # (an empty section is fine for torch.split; the default would not fit)
             rope["mrope_section"] = _split(target, [2, 3, 3])
         return
     for holder in (d, d.get("rope_parameters"), d.get("rope_scaling")):
@@ -331,6 +348,23 @@ def repair_none_fields(d: dict[str, Any], defaults: dict[str, Any]) -> None:
         d["head_dim"] = width // heads
 
 
+def repair_expert_groups(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Expert groups divide the experts; tokens pick at most as many groups as there are."""
+    cfg = repair_rules().get("expert_groups") or {}
+    experts_rule = _rule_keys("experts")
+    experts = next((v for k, v in d.items() if experts_rule.fullmatch(k) and _is_int(v) and v > 0), None)
+    if experts is None:
+        return
+    for g in cfg.get("groups", []):
+        groups = d.get(g)
+        if _is_int(groups) and groups > 0 and (groups > experts or experts % groups):
+            d[g] = 1
+        groups = d.get(g)
+        for t in cfg.get("topk", []):
+            if _is_int(groups) and _is_int(d.get(t)) and d[t] > groups:
+                d[t] = groups
+
+
 # --- timm backbones -------------------------------------------------------------------------
 
 
@@ -361,6 +395,7 @@ REPAIRS: tuple[Repair, ...] = (
     repair_sums,
     repair_rope_sections,
     repair_ssm_heads,
+    repair_expert_groups,
     repair_groups,
 )
 

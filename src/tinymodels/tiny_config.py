@@ -2,7 +2,10 @@
 
 Works on the config's dict form: every nested dict with a `model_type` is a
 sub-config and is shrunk with the same rules, then the config class rebuilds the
-whole tree, so derived fields are recomputed by transformers itself.
+whole tree, so derived fields are recomputed by transformers itself. After the
+generic shrink and the per-type overrides, `repair.py` restores the consistency
+rules the shrink broke (per-layer lists, backbone stages, rotary sections, SSM
+heads…), and the result is instantiated and validated so errors surface here.
 """
 
 from __future__ import annotations
@@ -118,7 +121,6 @@ def tiny_config_dict(model_type: str, check: bool = True) -> dict[str, Any]:
     With `check`, the config is also instantiated and validated (`config.validate()`), so an
     inconsistent tiny config fails here, at the config stage, with the validator's message.
     """
-    from tinymodels.discover import config_class
     from tinymodels.repair import repair_tree
 
     override = override_for(model_type)

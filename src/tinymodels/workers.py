@@ -123,6 +123,13 @@ def _inject_fault(kind: str | None) -> None:
             time.sleep(3600)
 
 
+def _quick_exit() -> None:
+    """Exit now: interpreter teardown with torch loaded takes seconds and there is nothing to save."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def worker_main(conn: connection.Connection, options: BuildOptions, log_path: str | None, parent_pid: int) -> None:
     """Entry point of a worker process (runs under the `spawn` start method)."""
     import faulthandler
@@ -149,9 +156,9 @@ def worker_main(conn: connection.Connection, options: BuildOptions, log_path: st
         try:
             task = conn.recv()
         except (EOFError, OSError):
-            return
+            _quick_exit()
         if task is None:
-            return
+            _quick_exit()
         model_type, out_dir = task
         print(f"--- {model_type}", file=sys.stderr, flush=True)
         _inject_fault(faults.get(model_type))
@@ -165,7 +172,7 @@ def worker_main(conn: connection.Connection, options: BuildOptions, log_path: st
         conn.send((*message, (rss, hwm, retiring)))
         if retiring:
             print(f"--- retiring: resident memory above {max_rss >> 20} MB", file=sys.stderr, flush=True)
-            return
+            _quick_exit()
 
 
 # --------------------------------------------------------------------------- parent side
@@ -404,7 +411,7 @@ class WorkerPool:
             self._startup_failed(worker, f"died while starting ({how})")
             return
         clean = worker.process.exitcode == 0
-        self._kill(worker, "exit" if clean else "crash")
+        self._kill(worker, "retired" if worker.retiring else "exit" if clean else "crash")
         if model_type is not None:
             worker.stats.end = "crash"
             yield Result(model_type=model_type, worker=worker.number,
