@@ -394,6 +394,10 @@ def train_tokenizer(class_name: str, corpus_source: str, vocab_size: int) -> Any
     path = _trained_dir(class_name, corpus_source, vocab_size)
     cls = getattr(transformers, class_name)
     tok = cls.from_pretrained(path)
+    # from_pretrained records loading options (local_files_only follows HF_HUB_OFFLINE) as init
+    # kwargs, which save_pretrained would write: keep saved files independent of the environment.
+    for key in ("local_files_only", "_from_auto", "trust_remote_code", "cache_dir", "token", "revision"):
+        tok.init_kwargs.pop(key, None)
     # The configs get vocab_size = len(tokenizer): more tokens than asked would break the size budget.
     if len(tok) > vocab_size:
         raise TokenizerBuildError(f"{class_name}: trained tokenizer has {len(tok)} tokens (> {vocab_size})")
