@@ -27,7 +27,7 @@ def test_unknown_type_names_close_matches_and_writes_nothing(tmp_path: Path) -> 
     [
         (["build"], "name model types"),
         (["build", "bert", "--vocab-size", "0"], "--vocab-size"),
-        (["build", "bert", "--num-workers", "0"], "--num-workers"),
+        (["build", "bert", "--num-workers", "-1"], "--num-workers"),
         (["build", "bert", "--upload"], "--organization"),
         (["build", "--all", "bert", "gpt2"], "--all"),
     ],
