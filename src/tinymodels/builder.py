@@ -8,6 +8,7 @@ not built carries an error, its traceback and a category.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -26,10 +27,18 @@ class StageError(RuntimeError):
     """A failure tagged with the pipeline stage it happened in."""
 
     def __init__(self, stage: str, exc: BaseException) -> None:
-        super().__init__(f"{type(exc).__name__}: {exc}")
+        super().__init__(scrub(f"{type(exc).__name__}: {exc}"))
         self.stage = stage
-        self.trace = "".join(traceback.format_exception(exc))
+        self.trace = scrub("".join(traceback.format_exception(exc)))
         self.category = categorize(stage, exc)
+
+
+_VOLATILE = re.compile(re.escape(tempfile.gettempdir()) + r"/tinymodels-[\w.-]+|\.staging-\d+-")
+
+
+def scrub(text: str) -> str:
+    """Drop per-run temporary paths from messages, so reports are identical across runs."""
+    return _VOLATILE.sub(lambda m: ".staging-" if m.group(0).startswith(".staging") else "<tmp>", text)
 
 
 def categorize(stage: str, exc: BaseException) -> str:
@@ -221,6 +230,7 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(procs_dir, target)
+    target.chmod(0o755)  # copied from a 0700 temporary directory
     _stage("save-reload", save, model, target)
     del model
     reloaded = _stage("save-reload", reload, arch, target, mappings)
