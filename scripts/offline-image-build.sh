@@ -186,7 +186,12 @@ if [[ -n $TORCH_WHEEL ]]; then
 else
     log "no local CPU torch wheel found: using the Dockerfile's default TORCH_SPEC (large download)"
 fi
+previous=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 step "project image" "${BUILD[@]}" "${BUILD_ARGS[@]}" -t "$IMAGE" "$ROOT"
+# Drop the image this build replaced (its layers stay cached), so rebuilds do not pile up.
+if [[ -n $previous && $previous != $(podman image inspect --format '{{.Id}}' "$IMAGE") ]]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 # --- 4. smoke run -------------------------------------------------------------------------------
 step "tinymodels --help" podman run --rm --network none "$IMAGE" --help >/dev/null

@@ -82,3 +82,15 @@ def test_a_sub_config_type_builds_and_validates(tmp_path: Path) -> None:
     assert "error" not in result, result["error"]
     assert entry["processor"] == {"BlipImageProcessor": "BlipImageProcessor"}
     assert (tmp_path / "blip_vision_model" / "BlipVisionModel" / "preprocessor_config.json").is_file()
+
+
+def test_alias_types_sharing_a_config_class_are_built_once() -> None:
+    """gpt-sw3 reuses GPT2Config: building both would make one report entry overwrite the other."""
+    from tinymodels.discover import config_class, resolve_model_types
+
+    every = resolve_model_types([], all_types=True)
+    names = [config_class(t).__name__ for t in every]
+    assert len(names) == len(set(names))
+    assert "gpt2" in every and "gpt-sw3" not in every
+    assert resolve_model_types(["gpt-sw3", "gpt2"]) == ["gpt2"]
+    assert resolve_model_types(["gpt-sw3"]) == ["gpt-sw3"]

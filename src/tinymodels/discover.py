@@ -34,7 +34,7 @@ def resolve_model_types(requested: list[str], all_types: bool = False) -> list[s
     """
     known = all_model_types()
     if all_types:
-        return list(known)
+        return _drop_aliases(list(known))
     unknown = [t for t in requested if t not in known]
     if unknown:
         parts = []
@@ -47,7 +47,26 @@ def resolve_model_types(requested: list[str], all_types: bool = False) -> list[s
             "CONFIG_MAPPING, e.g. 'bert', 'gpt2', 'llama'."
         )
         raise UnknownModelTypeError(msg)
-    return list(dict.fromkeys(requested))
+    return _drop_aliases(list(dict.fromkeys(requested)))
+
+
+def _drop_aliases(types: list[str]) -> list[str]:
+    """Keep one model type per config class.
+
+    Some types are aliases sharing another's config class (gpt-sw3 → GPT2Config); reports are
+    keyed by config class, so building both would make one overwrite the other. The type the
+    config class names itself wins; an alias requested alone is kept.
+    """
+    by_config: dict[str, list[str]] = {}
+    for t in types:
+        by_config.setdefault(config_class(t).__name__, []).append(t)
+    drop = set()
+    for group in by_config.values():
+        if len(group) > 1:
+            canonical = config_class(group[0]).model_type
+            keep = canonical if canonical in group else group[0]
+            drop.update(t for t in group if t != keep)
+    return [t for t in types if t not in drop]
 
 
 @functools.cache
