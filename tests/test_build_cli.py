@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from tinymodels.cli import build_parser
 from tinymodels.commands.build import options_from_args
 from tinymodels.errors import UsageError
@@ -89,7 +89,13 @@ def test_help_reads_well() -> None:
 
 def test_build_layout_and_validation(built: Path) -> None:
     """Every architecture folder holds weights, config and processor files loadable via Auto classes."""
-    from transformers import AutoConfig, AutoFeatureExtractor, AutoImageProcessor, AutoProcessor, AutoTokenizer
+    from transformers import (
+        AutoConfig,
+        AutoFeatureExtractor,
+        AutoImageProcessor,
+        AutoProcessor,
+        AutoTokenizer,
+    )
 
     report = json.loads((built / "reports" / "tiny_model_creation_report.json").read_text())
     assert set(report) == {"BertConfig", "ViTConfig", "Wav2Vec2Config"}

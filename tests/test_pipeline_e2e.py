@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from conftest import UPSTREAM_SUMMARY, run_cli
-
 from tinymodels import reports
 
 TYPES = ("bert", "vit", "wav2vec2")  # the same types as the session's `built` one-process build

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import UPSTREAM_SUMMARY
 
+from conftest import UPSTREAM_SUMMARY
 from tinymodels import reports
 
 
