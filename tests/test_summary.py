@@ -205,3 +205,24 @@ def test_into_is_required(capsys):
 def test_summary_validation_function():
     with pytest.raises(ReportError):
         summary.validate_summary({"A": []}, "x")
+
+
+def test_counts_for_the_action_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`summary counts` feeds the composite action's outputs through $GITHUB_OUTPUT."""
+    from tinymodels import reports
+    from tinymodels.cli import main
+
+    report = {
+        "AConfig": {"processor": {}, "pytorch": {
+            "AModel": {"model": "AModel", "checkpoint": "a/AModel"},
+            "AForX": {"model": None, "checkpoint": None, "error": ["boom", None]}}},
+        "BConfig": {"processor": {}, "pytorch": {}, "error": ["no architecture", None]},
+    }
+    reports.write_reports(tmp_path / "reports", report)
+    out = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    assert main(["summary", "counts", str(tmp_path / "reports")]) == 0
+    expected = f"report-dir={tmp_path / 'reports'}\nbuilt=1\nfailed=2\n"
+    assert capsys.readouterr().out == expected
+    assert out.read_text() == expected

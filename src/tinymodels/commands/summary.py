@@ -18,6 +18,8 @@ update    Merge a build's tiny_model_summary.json into a repository's summary fi
           printed. A merge that changes nothing leaves the file's bytes untouched.
 markdown  Print the Markdown table of a creation report (what CI writes to
           $GITHUB_STEP_SUMMARY).
+counts    Print report-dir=, built= and failed= lines for a report directory (appended
+          to $GITHUB_OUTPUT too when set: the composite action's outputs).
 coverage  Write the coverage table (pairs validated, failures by category, one row per
           model type) of a creation report, e.g. into docs/coverage.md.
 
@@ -26,6 +28,7 @@ Examples:
   tinymodels summary update --into summary.json --from new/tiny_model_summary.json --dry-run
   tinymodels summary markdown {DEFAULT_OUTPUT}/reports
   tinymodels summary coverage {DEFAULT_OUTPUT}/reports -o docs/coverage.md
+  tinymodels summary counts {DEFAULT_OUTPUT}/reports
 """
 
 
@@ -47,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               allow_abbrev=False)
     markdown.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
                           help="a report directory, build output directory or creation report file")
+    counts = sub.add_parser("counts", help="count built and failed architectures of a report directory",
+                            description="Print (and export to $GITHUB_OUTPUT) report-dir, built and failed.",
+                            allow_abbrev=False)
+    counts.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
+                        help="a report directory (a missing creation report counts as nothing built)")
     coverage = sub.add_parser("coverage", help="write the coverage table of a creation report",
                               description="Write the Markdown coverage table of a creation report.",
                               allow_abbrev=False)
@@ -62,6 +70,19 @@ def run(args: argparse.Namespace) -> int:
         from tinymodels.stepsummary import render_report_dir
 
         print(render_report_dir(args.report_dir), end="", flush=True)
+        return 0
+
+    if args.summary_action == "counts":
+        from tinymodels.reports import CREATION_REPORT, arch_ok, load_report
+
+        report = load_report(args.report_dir / CREATION_REPORT)
+        archs = [info for entry in report.values() for info in entry.get("pytorch", {}).values()]
+        built = sum(map(arch_ok, archs))
+        # A type that failed before listing any architecture still counts as one failure.
+        failed = len(archs) - built + sum(1 for e in report.values() if e.get("error") and not e.get("pytorch"))
+        text = f"report-dir={args.report_dir}\nbuilt={built}\nfailed={failed}\n"
+        print(text, end="", flush=True)
+        log.append_github_file("GITHUB_OUTPUT", text)
         return 0
 
     if args.summary_action == "coverage":
