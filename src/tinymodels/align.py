@@ -77,12 +77,9 @@ def clamp_token_ids(config: dict[str, Any], vocab: int) -> None:
 
 
 def _sub_configs(config: Any) -> list[Any]:
-    out, todo = [], [config]
-    while todo:
-        cfg = todo.pop(0)
-        out.append(cfg)
-        todo.extend(v for v in vars(cfg).values() if hasattr(v, "to_dict") and hasattr(v, "model_type"))
-    return out
+    from tinymodels.processors import config_tree
+
+    return config_tree(config)
 
 
 def align_with_processor(config: Any, processor: Any) -> dict[str, int]:

@@ -76,6 +76,20 @@ def _error(err: StageError) -> dict[str, Any]:
             "category": err.category}
 
 
+def nothing_to_build(entry: dict[str, Any], override: Any, archs: list[str]) -> bool:
+    """Fill `entry` for a type skipped by the overrides or without architectures; True if so."""
+    if override and override.skip:
+        err = StageError("skipped", RuntimeError(override.reason))
+        err.category = "skipped"
+        entry["error"] = [f"[skipped] {override.reason}", None]
+        entry["pytorch"] = {a: _error(err) for a in archs}
+        return True
+    if not archs:
+        entry["error"] = ["no architecture to build (none registered in an auto model mapping, or all skipped)", None]
+        return True
+    return False
+
+
 def _needs_tokenizer(model_type: str, tiny: dict[str, Any]) -> str | None:
     """The tokenizer class a type needs, or None for types without text input."""
     from tinymodels.discover import processor_classes
@@ -267,14 +281,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
         entry["seconds"] = round(time.perf_counter() - start, 3)
         return config_name, entry
 
-    if override and override.skip:
-        err = StageError("skipped", RuntimeError(override.reason))
-        err.category = "skipped"
-        entry["error"] = [f"[skipped] {override.reason}", None]
-        entry["pytorch"] = {a: _error(err) for a in archs}
-        return finish()
-    if not archs:
-        entry["error"] = ["no architecture to build (none registered in an auto model mapping, or all skipped)", None]
+    if nothing_to_build(entry, override, archs):
         return finish()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -90,7 +90,7 @@ def combine_processors(model_type: str, encoder: Any, decoder: Any, config: Any 
 
 def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     """Build, save, reload and validate one composite model; return (config class name, entry)."""
-    from tinymodels.builder import StageError, _error, _stage, reload_processors
+    from tinymodels.builder import StageError, _error, _stage, nothing_to_build, reload_processors
     from tinymodels.discover import COMPOSITES, architecture_mappings, config_class
     from tinymodels.knowledge import override_for
     from tinymodels.models import count_params, instantiate, reload, save, weights_bytes
@@ -109,14 +109,7 @@ def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tu
         return config_name, entry
 
     override = override_for(model_type)
-    if override and override.skip:
-        err = StageError("skipped", RuntimeError(override.reason))
-        err.category = "skipped"
-        entry["error"] = [f"[skipped] {override.reason}", None]
-        entry["pytorch"] = {a: _error(err) for a in archs}
-        return finish()
-    if not archs:
-        entry["error"] = ["no architecture to build (none registered in an auto model mapping, or all skipped)", None]
+    if nothing_to_build(entry, override, archs):
         return finish()
     try:
         cross = _is_cross_attention(model_type)

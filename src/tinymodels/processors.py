@@ -201,7 +201,7 @@ _CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _config_tree(config: Any) -> list[Any]:
+def config_tree(config: Any) -> list[Any]:
     """The config and its sub-configs, breadth first (top-level values win over nested ones)."""
     out, todo = [], [config]
     while todo:
@@ -213,7 +213,7 @@ def _config_tree(config: Any) -> list[Any]:
 
 def _config_value(config: Any, name: str) -> Any:
     for key in (name, *_CONFIG_ALIASES.get(name, ())):
-        for cfg in _config_tree(config):
+        for cfg in config_tree(config):
             value = getattr(cfg, key, None)
             if value is not None and not callable(value):
                 return value
@@ -252,7 +252,7 @@ _DOWNSAMPLE_FIELDS = ("downsample_ratio", "scale_factor")
 def _patches_per_image(config: Any) -> int | None:
     """Tokens per image: (image_size // patch_size)² of the first sub-config defining both (one
     token per patch), times downsample_ratio² when the config shuffles pixels before the LM."""
-    for cfg in _config_tree(config):
+    for cfg in config_tree(config):
         size, patch = getattr(cfg, "image_size", None), getattr(cfg, "patch_size", None)
         size = size[0] if isinstance(size, list | tuple) and size else size
         patch = patch[0] if isinstance(patch, list | tuple) and patch else patch
