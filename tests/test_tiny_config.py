@@ -6,6 +6,7 @@ then instantiates the base model only and checks its size.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -166,3 +167,36 @@ def test_conv_channel_widths_are_capped() -> None:
     detr = tiny_config_dict("detr")
     assert detr["backbone_config"]["model_type"] == "resnet" and not detr.get("use_timm_backbone")
     assert _params(_base_model("detr", detr)) < PARAM_BUDGET
+
+
+def test_list_ties_keep_axial_positions_consistent() -> None:
+    # reformer: axial dims sum to the width, axial shape multiplies to the position count.
+    tiny = tiny_config_dict("reformer")
+    assert sum(tiny["axial_pos_embds_dim"]) == tiny["hidden_size"]
+    assert math.prod(tiny["axial_pos_shape"]) == tiny["max_position_embeddings"]
+    assert _params(_base_model("reformer", _with_vocab(tiny))) < PARAM_BUDGET
+
+
+def test_none_kv_heads_mean_multi_head() -> None:
+    tiny = tiny_config_dict("nemotron")
+    assert tiny["num_key_value_heads"] == tiny["num_attention_heads"]
+    _base_model("nemotron", _with_vocab(tiny))
+
+
+@pytest.mark.parametrize("model_type,field", [("funnel", "d_inner"), ("recurrent_gemma", "lru_width"),
+                                              ("perceiver", "d_latents")])
+def test_ffn_and_latent_widths_are_capped(model_type: str, field: str) -> None:
+    tiny = tiny_config_dict(model_type)
+    assert tiny[field] <= 64
+    assert _params(_base_model(model_type, _with_vocab(tiny))) < PARAM_BUDGET
+
+
+def test_text_heads_of_composite_types_get_their_sub_config() -> None:
+    import transformers
+
+    from tinymodels.models import config_for
+
+    config = check_config("llama4", _with_vocab(tiny_config_dict("llama4")))
+    sub = config_for(transformers.Llama4ForCausalLM, config)
+    assert type(sub) is transformers.Llama4TextConfig and sub is config.text_config
+    assert config_for(transformers.Llama4ForConditionalGeneration, config) is config

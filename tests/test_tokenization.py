@@ -16,9 +16,10 @@ from tinymodels.tokenization import train_tokenizer
 
 # One class per model kind whose `tokenizers` trainer breaks ties in hash-map order:
 # WordPiece, BPE with an end-of-word suffix, Unigram; then file-based (PythonBackend /
-# sentencepiece) classes whose vocabulary files tinymodels generates.
+# sentencepiece) classes whose vocabulary files tinymodels generates (RoCBert: plus side files
+# from resources/tokenizers.yaml).
 NON_DETERMINISTIC_UPSTREAM = ["BertTokenizer", "CLIPTokenizer", "T5Tokenizer"]
-FILE_BASED = ["EsmTokenizer", "BertGenerationTokenizer"]
+FILE_BASED = ["EsmTokenizer", "BertGenerationTokenizer", "RoCBertTokenizer"]
 
 _DIGEST_SCRIPT = """
 import hashlib, sys, tempfile
@@ -102,3 +103,50 @@ def test_bpe_merges_follow_the_blank_pipeline(tmp_path: Path) -> None:
     assert model["end_of_word_suffix"] == "</w>"
     assert model["merges"] and any(token.endswith("</w>") for token in model["vocab"])
     assert all(chr(c) in model["vocab"] for c in range(ord("!"), ord("~") + 1))
+
+
+@pytest.mark.parametrize("name", NON_DETERMINISTIC_UPSTREAM + FILE_BASED + ["ParakeetTokenizer", "MarkupLMTokenizer"])
+def test_trainable_classes_keep_their_class(name: str) -> None:
+    """The fallback is for classes that cannot be trained, never a shortcut for those that can."""
+    tok = train_tokenizer(name, "builtin", 1024)
+    assert type(tok).__name__ == name
+    assert tok.tinymodels_fallback is None
+
+
+def test_untrainable_class_falls_back_to_the_generic_backend(tmp_path: Path) -> None:
+    """CpmAnt's vocabulary needs tokens ("</_>") that a trained vocabulary lacks: generic BPE, said so."""
+    import transformers
+
+    tok = train_tokenizer("CpmAntTokenizer", "builtin", 1024)
+    assert type(tok).__name__ == "TokenizersBackend"
+    assert "CpmAntTokenizer" in tok.tinymodels_fallback and "TokenizersBackend" in tok.tinymodels_fallback
+    assert len(tok) <= 1024
+    tok.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert config["tokenizer_class"] == "TokenizersBackend"
+    back = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    text = "The model reads a short sentence."
+    assert back(text)["input_ids"] == tok(text)["input_ids"]
+    # The fallback reason is not a tokenizer setting: it must not reach the saved files.
+    assert "tinymodels_fallback" not in (tmp_path / "tokenizer_config.json").read_text(encoding="utf-8")
+
+
+def test_char_level_class_keeps_its_fixed_vocabulary(tmp_path: Path) -> None:
+    """Canine reads code points: its vocabulary is the class's own, above the trained-size ceiling."""
+    import transformers
+
+    tok = train_tokenizer("CanineTokenizer", "builtin", 1024)
+    assert type(tok).__name__ == "CanineTokenizer" and tok.tinymodels_fallback is None
+    assert len(tok) > 1024
+    assert tok("é")["input_ids"][1] == ord("é")
+    tok.save_pretrained(tmp_path)
+    assert transformers.AutoTokenizer.from_pretrained(tmp_path)("abc")["input_ids"] == tok("abc")["input_ids"]
+
+
+def test_tokenizer_knowledge_names_real_classes() -> None:
+    import transformers
+
+    from tinymodels.tokenization import class_knowledge
+
+    for name in class_knowledge():
+        assert hasattr(transformers, name), name

@@ -8,6 +8,7 @@ not built carries an error, its traceback and a category.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import tempfile
@@ -111,13 +112,30 @@ def _home_type(cls: Any) -> str | None:
     return parts[2] if len(parts) > 2 and parts[1] == "models" else None
 
 
+# Forward parameters carrying media (pixels, patches, audio features or waveforms).
+_MEDIA_INPUT = re.compile(r"pixel_values|^input_features$|^input_values$|^audio_values$|^grid_thw$")
+
+
+def _is_text_only(model_type: str) -> bool:
+    """True when every architecture's `forward` takes `input_ids` and no media input."""
+    import inspect
+
+    import transformers
+
+    from tinymodels.discover import architecture_mappings
+
+    forwards = [getattr(getattr(transformers, a, None), "forward", None) for a in architecture_mappings(model_type)]
+    if not forwards or any(f is None for f in forwards):
+        return False
+    params = [set(inspect.signature(f).parameters) for f in forwards]
+    return all("input_ids" in p and not any(_MEDIA_INPUT.search(n) for n in p) for p in params)
+
+
 def _with_home_components(model_type: str, classes: Any, depth: int = 0) -> Any:
     """Fill processor components the type's own mappings lack from its home model type: the type
     the processor class belongs to (`diffusion_gemma` uses `Gemma4Processor`, whose feature
     extractor is registered for `gemma4`) or, for sub-model types with no processor at all
     (`clip_vision_model`), the type whose module defines the config (`clip`)."""
-    import dataclasses
-
     import transformers
 
     from tinymodels.discover import config_class, processor_classes
@@ -131,6 +149,11 @@ def _with_home_components(model_type: str, classes: Any, depth: int = 0) -> Any:
     else:
         return classes
     if home is None or home == model_type:
+        return classes
+    if not classes.processor and _is_text_only(model_type):
+        # A text sub-model (`gemma4_text`) reads token ids only: borrowed media processors would be
+        # saved unused, and an image processor plus a feature extractor overwrite each other's
+        # preprocessor_config.json, so the reload fails.
         return classes
     try:
         found = processor_classes(home)
@@ -157,6 +180,50 @@ def _model_special_tokens(classes: Any, tiny: dict[str, Any], procs: Any, overri
     return tokens
 
 
+def _declared_components(classes: Any) -> Any:
+    """Fill components a `ProcessorMixin` declares by concrete class (`feature_extractor_class =
+    "DacFeatureExtractor"`) when no mapping registers one for the type (`Auto*` names say nothing)."""
+    import transformers
+
+    cls = getattr(transformers, classes.processor, None) if classes.processor else None
+    if cls is None:
+        return classes
+    fill = {}
+    for attr in _COMPONENTS:
+        name = getattr(cls, f"{attr}_class", None)
+        if getattr(classes, attr) is None and isinstance(name, str) and not name.startswith("Auto") \
+                and hasattr(transformers, name):
+            fill[attr] = name
+    return dataclasses.replace(classes, **fill) if fill else classes
+
+
+# Processor components per-type data may name or configure (`processor: {image_processor: ...}`).
+_COMPONENTS = ("image_processor", "feature_extractor", "video_processor")
+
+
+def split_processor_override(data: dict[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, Any]]:
+    """Split an override's `processor` mapping into (component classes, component kwargs, processor kwargs).
+
+    `image_processor: Idefics3ImageProcessor` names the class of a component the type's mappings do
+    not register; `image_processor: {class: X, key: value}` also (or only) sets its kwargs; every
+    other key is a kwarg of the `ProcessorMixin` itself.
+    """
+    classes: dict[str, str] = {}
+    component_kwargs: dict[str, dict[str, Any]] = {}
+    rest: dict[str, Any] = {}
+    for key, value in (data or {}).items():
+        if key not in _COMPONENTS:
+            rest[key] = value
+        elif isinstance(value, str):
+            classes[key] = value
+        elif isinstance(value, dict):
+            settings = dict(value)
+            if isinstance(settings.get("class"), str):
+                classes[key] = settings.pop("class")
+            component_kwargs[key] = settings
+    return classes, component_kwargs, rest
+
+
 def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOptions) -> tuple[Any, Any, int | None]:
     """Tokenizer + aligned config + processors. Returns (Processors, config, vocab_size)."""
     from tinymodels.align import align_with_processor, align_with_tokenizer, clamp_token_ids
@@ -174,7 +241,10 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     from tinymodels.tokenization import train_tokenizer
 
     override = override_for(model_type)
-    classes = _with_home_components(model_type, processor_classes(model_type))
+    named, component_kwargs, processor_kwargs = split_processor_override(override.processor if override else {})
+    classes = _declared_components(_with_home_components(model_type, processor_classes(model_type)))
+    if named:
+        classes = dataclasses.replace(classes, **named)
     procs = Processors()
     vocab: int | None = None
     tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny)
@@ -192,14 +262,16 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         if isinstance(limit, int) and limit > 0:
             procs.tokenizer.model_max_length = limit
     if classes.image_processor:
-        procs.image_processor = _stage("processor", build_image_processor, classes.image_processor, config, image_size)
+        procs.image_processor = _stage("processor", build_image_processor, classes.image_processor, config, image_size,
+                                       component_kwargs.get("image_processor"))
     if classes.video_processor:
-        procs.video_processor = _stage("processor", build_image_processor, classes.video_processor, config, image_size)
+        procs.video_processor = _stage("processor", build_image_processor, classes.video_processor, config, image_size,
+                                       component_kwargs.get("video_processor"))
     if classes.feature_extractor:
-        procs.feature_extractor = _stage("processor", build_feature_extractor, classes.feature_extractor, config)
+        procs.feature_extractor = _stage("processor", build_feature_extractor, classes.feature_extractor, config,
+                                         component_kwargs.get("feature_extractor"))
     if classes.processor:
-        procs.processor = _stage("processor", build_processor, classes.processor, procs, config,
-                                 override.processor if override else None)
+        procs.processor = _stage("processor", build_processor, classes.processor, procs, config, processor_kwargs)
         align_with_processor(config, procs.processor)
     return procs, config, vocab
 

@@ -37,14 +37,35 @@ def check_size(cls: type, config: Any) -> int:
     return n
 
 
+def _sub_configs(config: Any) -> list[Any]:
+    """The sub-configs of a composite config, depth first (`text_config`, `decoder`…)."""
+    out: list[Any] = []
+    for key in getattr(config, "sub_configs", None) or {}:
+        sub = getattr(config, key, None)
+        if sub is not None and hasattr(sub, "to_dict"):
+            out.append(sub)
+            out.extend(_sub_configs(sub))
+    return out
+
+
+def config_for(cls: type, config: Any) -> Any:
+    """The config `cls` is declared for: a composite model type also maps text-only heads
+    (Llama4ForCausalLM, MllamaTextModel…) whose `config_class` is one of its sub-configs; such
+    a class gets that sub-config, as loading it from a text checkpoint would."""
+    want = getattr(cls, "config_class", None)
+    if not isinstance(want, type) or isinstance(config, want):
+        return config
+    return next((sub for sub in _sub_configs(config) if type(sub) is want), config)
+
+
 def instantiate(arch: str, config: Any, seed: int) -> Any:
     """`Arch(config)` with every random draw seeded, so weights are byte-identical across runs."""
     import torch
     import transformers
 
     cls = getattr(transformers, arch)
-    config = copy.deepcopy(config)
-    if arch.endswith(("ForCausalLM", "LMHeadModel")):
+    config = copy.deepcopy(config_for(cls, config))
+    if arch.endswith(("ForCausalLM", "LMHeadModel", "WithLMHead")):
         # Causal heads run as plain decoders, also for encoder-decoder types (WhisperForCausalLM…).
         if getattr(config, "is_encoder_decoder", False):
             config.is_encoder_decoder = False
@@ -72,7 +93,14 @@ def reload(arch: str, path: Path, mappings: tuple[str, ...]) -> Any:
             auto = getattr(transformers, auto_class_name(mapping))
         except LookupError:
             continue
-        model = auto.from_pretrained(path)
+        try:
+            model = auto.from_pretrained(path)
+        except ValueError as exc:
+            # A text-only head saved with its sub-config (`config_for`) has a model type the
+            # composite's Auto mapping may not list: the class itself loads it.
+            if "Unrecognized configuration class" not in str(exc):
+                raise
+            break
         if type(model).__name__ != arch:
             raise RuntimeError(f"{auto.__name__} loaded {type(model).__name__}, expected {arch}")
         return model

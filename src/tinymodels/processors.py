@@ -141,17 +141,74 @@ def _multiple(target: int, kwargs: dict[str, Any]) -> int:
     return -(-target // step) * step if step > 1 else target
 
 
-def build_image_processor(class_name: str, config: Any, image_size: int | None = None) -> Any:
-    """The image (or video) processor class with its sizes set to the tiny config's image size."""
+# Settings that need an external program or file no offline build has (Tesseract OCR, a font
+# downloaded from the Hub): off, so the processor runs on what the package ships. With OCR off,
+# the caller passes the words and their boxes itself.
+_OFFLINE_SETTINGS: dict[str, Any] = {"apply_ocr": False, "draw_on_frames": False}
+# Seed of the data derived for processor settings checkpoints ship (colour clusters).
+_DATA_SEED = 0
+
+
+def color_clusters(config: Any) -> list[list[float]] | None:
+    """Colour-quantization clusters for pixel-token models (ImageGPT): one RGB centre in [-1, 1]
+    per pixel token (`vocab_size - 1`, the last id being start-of-sequence), drawn from a seeded
+    generator, so the processor's token ids are always inside the tiny vocabulary."""
+    import numpy as np
+
+    vocab = _config_value(config, "vocab_size") if config is not None else None
+    if not isinstance(vocab, int) or vocab < 2:
+        return None
+    rng = np.random.default_rng(_DATA_SEED)
+    return rng.uniform(-1.0, 1.0, size=(vocab - 1, 3)).round(4).tolist()
+
+
+def _pixel_token_side(config: Any) -> int | None:
+    """The largest square image side whose pixels, one token each, fit the config's positions."""
+    import math
+
+    for name in ("n_positions", "max_position_embeddings"):
+        value = _config_value(config, name) if config is not None else None
+        if isinstance(value, int) and value > 0:
+            return math.isqrt(value)
+    return None
+
+
+# Required processor data a checkpoint ships and the model config determines: kwarg -> deriver.
+_DERIVED_KWARGS: dict[str, Any] = {"clusters": color_clusters}
+
+
+def _offline_kwargs(cls: type, default: Any, config: Any) -> dict[str, Any]:
+    """Offline settings and derived data for the class's kwargs it has no usable default for."""
+    kwargs: dict[str, Any] = {}
+    names = _valid_kwargs(cls) | set(inspect.signature(cls.__init__).parameters)
+    for name, value in _OFFLINE_SETTINGS.items():
+        if name in names and getattr(default, name, None) != value:
+            kwargs[name] = value
+    for name, derive in _DERIVED_KWARGS.items():
+        if name in names and getattr(default, name, None) is None:
+            value = derive(config)
+            if value is not None:
+                kwargs[name] = value
+    return kwargs
+
+
+def build_image_processor(class_name: str, config: Any, image_size: int | None = None,
+                          extra: dict[str, Any] | None = None) -> Any:
+    """The image (or video) processor class with its sizes set to the tiny config's image size
+    (then `extra`, per-type data, on top)."""
     import transformers
 
     cls = getattr(transformers, class_name)
     default = cls()
-    kwargs = image_config_kwargs(cls, default, config)
+    kwargs = {**image_config_kwargs(cls, default, config), **_offline_kwargs(cls, default, config)}
     if "do_sample_frames" in _valid_kwargs(cls):
         # Frame sampling wants more frames (or fps metadata) than a short sample clip has: use them all.
         kwargs["do_sample_frames"] = False
     target = _multiple(image_size or _find_image_size(config), kwargs)
+    if kwargs.get("clusters") is not None:
+        # Colour-quantized images become one token per pixel: the side is capped so that the
+        # sequence fits the model's positions.
+        target = min(target, _pixel_token_side(config) or target)
     for name in _valid_kwargs(cls):
         # Other pixel sizes (Aria's max_image_size: 980) would feed a tiny tower huge patch grids.
         current = getattr(default, name, None)
@@ -169,11 +226,12 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
         new = _resized(current, target)
         if new is not None:
             kwargs[attr] = new
+    kwargs.update(extra or {})
     return cls(**kwargs) if kwargs else default
 
 
-def build_feature_extractor(class_name: str, config: Any) -> Any:
-    """The feature extractor with feature size / mel bins matching the tiny config."""
+def build_feature_extractor(class_name: str, config: Any, extra: dict[str, Any] | None = None) -> Any:
+    """The feature extractor with feature size / mel bins matching the tiny config (then `extra`)."""
     import transformers
 
     cls = getattr(transformers, class_name)
@@ -188,6 +246,7 @@ def build_feature_extractor(class_name: str, config: Any) -> Any:
             if hasattr(default, "num_mel_bins"):
                 kwargs["num_mel_bins"] = mel
             break
+    kwargs.update(extra or {})
     return cls(**kwargs) if kwargs else default
 
 

@@ -318,6 +318,31 @@ def repair_sums(d: dict[str, Any], defaults: dict[str, Any]) -> None:
             d[total] = sum(d[p] for p in parts)
 
 
+def _factor(total: int, like: list[int]) -> list[int]:
+    """`len(like)` integer factors of `total` (a power of two works best), balanced as in `like`."""
+    n = len(like)
+    exp = total.bit_length() - 1
+    if total != 1 << exp:  # not a power of two: the whole product in the last factor
+        return [1] * (n - 1) + [total]
+    logs = [max(math.log2(v), 0.0) if v > 0 else 0.0 for v in like]
+    return [1 << e for e in _split(exp, [round(x * 100) or 1 for x in logs])]
+
+
+def repair_list_ties(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Integer lists that summed / multiplied to a scalar in the defaults still do after shrinking."""
+    for rule in repair_rules().get("list_ties", []):
+        total, key, op = rule["total"], rule["list"], rule.get("op", "sum")
+        values, dvalues = d.get(key), defaults.get(key)
+        if not (_is_int(d.get(total)) and isinstance(values, list | tuple) and values
+                and all(_is_int(v) for v in values) and isinstance(dvalues, list | tuple)):
+            continue
+        combine = sum if op == "sum" else math.prod
+        if combine(values) == d[total] or combine(dvalues) != defaults.get(total):
+            continue
+        new = _split(d[total], list(dvalues)) if op == "sum" else _factor(d[total], list(dvalues))
+        d[key] = type(values)(new)
+
+
 # --- groups (GroupNorm / grouped convolutions) ---------------------------------------------
 
 
@@ -346,6 +371,9 @@ def repair_none_fields(d: dict[str, Any], defaults: dict[str, Any]) -> None:
     width, heads = d.get("hidden_size"), d.get("num_attention_heads")
     if "head_dim" in d and d["head_dim"] is None and _is_int(width) and _is_int(heads) and heads > 0:
         d["head_dim"] = width // heads
+    # `num_key_value_heads: None` means multi-head attention; some models divide by it directly.
+    if "num_key_value_heads" in d and d["num_key_value_heads"] is None and _is_int(heads) and heads > 0:
+        d["num_key_value_heads"] = heads
 
 
 def repair_expert_groups(d: dict[str, Any], defaults: dict[str, Any]) -> None:
@@ -393,6 +421,7 @@ REPAIRS: tuple[Repair, ...] = (
     repair_layer_patterns,
     repair_kv_heads,
     repair_sums,
+    repair_list_ties,
     repair_rope_sections,
     repair_ssm_heads,
     repair_expert_groups,

@@ -9,7 +9,19 @@ Three routes, chosen from the tokenizer class alone:
 3. a `PythonBackend` class that needs vocabulary files: the files named by its
    `vocab_files_names` are generated from the corpus (char vocab, BPE vocab+merges,
    WordPiece vocab, or a sentencepiece model), then the class loads them.
-Byte/char-level classes that need no files are used as they are.
+Byte/char-level classes that need no files are used as they are, with their own fixed
+vocabulary (CanineTokenizer: every code point): the vocabulary-size ceiling applies to
+trained vocabularies only (Canine's config has no `vocab_size`; configs that have one get
+`len(tokenizer)` from `align.py`, which a fixed byte vocabulary keeps small).
+A `TokenizersBackend` subclass that cannot be built blank and defines no pipeline of its own
+(no `__init__`, only decoding tweaks: ParakeetTokenizer) wraps the generic byte-level BPE.
+
+Fallback: when the mapped class cannot be trained offline for a reason about the class
+(a blank init or file set it cannot be given, a pre-tokenizer that cannot be serialized,
+more tokens than the budget), the generic `TokenizersBackend` byte-level BPE is trained
+instead. The returned tokenizer carries the reason in `tokenizer.tinymodels_fallback`
+(None otherwise), and it is logged. Per-class knowledge that the classes do not carry
+(extra init arguments, extra files, forced fallbacks) is data in `resources/tokenizers.yaml`.
 
 Determinism: the Rust trainers of `tokenizers` break ties (equal-count characters, merges,
 words) in hash-map order, which changes from process to process. So every model is
@@ -25,21 +37,48 @@ from __future__ import annotations
 import functools
 import heapq
 import json
+import logging
 import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tinymodels.corpus import load_corpus
+
+log = logging.getLogger(__name__)
 
 SPECIALS_GENERIC = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
 
 
 class TokenizerBuildError(RuntimeError):
     """No tokenizer could be trained for a class (the message says why)."""
+
+
+_CLASS_FIELDS = frozenset({"reason", "init", "files", "fallback"})
+
+
+@functools.cache
+def class_knowledge() -> dict[str, dict[str, Any]]:
+    """`resources/tokenizers.yaml`: per tokenizer class, what the class itself does not carry.
+
+    `init`: extra keyword arguments (blank or with generated files); `files`: extra JSON files,
+    by `__init__` argument, written under the class's `vocab_files_names`; `fallback: true`:
+    training "succeeds" but the result is unusable, so train the generic backend. Each entry
+    has a `reason`.
+    """
+    text = resources.files("tinymodels").joinpath("resources", "tokenizers.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or not entry.get("reason") or set(entry) - _CLASS_FIELDS:
+            raise ValueError(f"tokenizers.yaml: {name}: a mapping with a 'reason' and only {sorted(_CLASS_FIELDS)}")
+    return data
 
 
 def _transformers_class(name: str) -> type:
@@ -240,8 +279,8 @@ def _retrain_model(backend: Any, corpus: Sequence[str], vocab_size: int) -> Any:
     return Tokenizer.from_str(json.dumps(data))
 
 
-def _generic_backend(corpus: Sequence[str], vocab_size: int) -> Any:
-    """A byte-level BPE wrapped as the generic `TokenizersBackend`."""
+def _generic_backend(corpus: Sequence[str], vocab_size: int, cls: type | None = None) -> Any:
+    """A byte-level BPE wrapped as `cls` (default: the generic `TokenizersBackend`)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
@@ -258,7 +297,7 @@ def _generic_backend(corpus: Sequence[str], vocab_size: int) -> Any:
     # The Rust trainer only registers the special tokens; the model is trained deterministically.
     _train_with_panic_guard(tok.train_from_iterator, corpus[:_PLUMBING_LINES], trainer=trainer)
     tok = _retrain_model(tok, corpus, vocab_size)
-    return TokenizersBackend(tokenizer_object=tok, **SPECIALS_GENERIC)
+    return (cls or TokenizersBackend)(tokenizer_object=tok, **SPECIALS_GENERIC)
 
 
 def _char_vocab(corpus: Sequence[str], vocab_size: int, specials: Sequence[str]) -> dict[str, int]:
@@ -271,6 +310,17 @@ def _char_vocab(corpus: Sequence[str], vocab_size: int, specials: Sequence[str])
             break
         vocab.setdefault(ch, len(vocab))
     return vocab
+
+
+_BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def _default_tokens(cls: type) -> list[str]:
+    """The string defaults of the class's `*_token` init arguments, in signature order."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.default for p in params if p.name.endswith("_token") and isinstance(p.default, str) and p.default]
 
 
 def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path) -> dict[str, str]:
@@ -307,9 +357,12 @@ def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path)
         from tokenizers import BertWordPieceTokenizer
 
         wp = BertWordPieceTokenizer(lowercase=False)
+        # The class's own default tokens join BERT's (CpmAnt's "</_>" space token, GPT-NeoX-Japanese's
+        # "<|endoftext|>"): classes that look them up in the vocabulary need them there.
+        specials = list(dict.fromkeys([*_BERT_SPECIALS, *_default_tokens(cls)]))
         # As for backends: the Rust trainer registers the special tokens, ours trains the model.
         _train_with_panic_guard(wp.train_from_iterator, corpus[:_PLUMBING_LINES], vocab_size=vocab_size,
-                                show_progress=False)
+                                special_tokens=specials, show_progress=False)
         trained = _retrain_model(wp._tokenizer, corpus, vocab_size)
         vocab_items = sorted(trained.get_vocab().items(), key=lambda kv: kv[1])
         (workdir / vocab_name).write_text("\n".join(t for t, _ in vocab_items) + "\n", encoding="utf-8")
@@ -318,6 +371,11 @@ def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path)
         kwargs = {"vocab_file": str(_sentencepiece_model(corpus, vocab_size, workdir))}
     else:
         raise TokenizerBuildError(f"{cls.__name__} needs files {names} that tinymodels cannot generate yet")
+    # Side files the vocabulary does not give (RoCBert's word shapes): fixed contents from data.
+    for arg, content in (class_knowledge().get(cls.__name__, {}).get("files") or {}).items():
+        path = workdir / names.get(arg, f"{arg}.json")
+        path.write_text(json.dumps(content, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+        kwargs[arg] = str(path)
     return kwargs
 
 
@@ -342,65 +400,134 @@ def _sentencepiece_model(corpus: Sequence[str], vocab_size: int, workdir: Path) 
     return path
 
 
-def _build(class_name: str, corpus: Sequence[str], vocab_size: int) -> Any:
+def _own_pipeline(cls: type) -> bool:
+    """Whether a `TokenizersBackend` subclass builds its own pipeline (an `__init__` below the base)."""
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
-    cls = _transformers_class(class_name)
+    for klass in cls.__mro__:
+        if klass is TokenizersBackend:
+            return False
+        if "__init__" in vars(klass):
+            return True
+    return False
+
+
+def _build_class(cls: type, corpus: Sequence[str], vocab_size: int) -> tuple[Any, bool]:
+    """A trained tokenizer of `cls` and whether its vocabulary is the class's own fixed one."""
+    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+    knowledge = class_knowledge().get(cls.__name__, {})
+    if knowledge.get("fallback"):
+        raise TokenizerBuildError(f"tokenizers.yaml: {knowledge['reason']}")
+    init: dict[str, Any] = dict(knowledge.get("init") or {})
     if cls is TokenizersBackend:
-        return _generic_backend(corpus, vocab_size)
+        return _generic_backend(corpus, vocab_size), False
     if issubclass(cls, TokenizersBackend):
         try:
-            blank = cls()
+            blank = cls(**init)
         except Exception as exc:
-            raise TokenizerBuildError(f"{class_name}() cannot be built blank: {type(exc).__name__}: {exc}") from exc
+            if _own_pipeline(cls):
+                raise TokenizerBuildError(f"{cls.__name__}() cannot be built blank: {type(exc).__name__}: {exc}") from exc
+            # Only decoding tweaks over the base class: the generic pipeline keeps the class.
+            return _generic_backend(corpus, vocab_size, cls), False
         # The Rust trainer sets up special tokens and post-processor ids (on a few lines: its
         # ties are not deterministic); the model itself is then trained deterministically.
         trained = _train_with_panic_guard(blank.train_new_from_iterator, list(corpus[:_PLUMBING_LINES]),
                                           vocab_size, show_progress=False)
         trained._tokenizer = _retrain_model(trained._tokenizer, corpus, vocab_size)
-        return trained
-    # PythonBackend: byte/char-level classes work blank; the rest need generated files.
-    try:
-        return cls()
-    except TypeError:
-        pass
+        return trained, False
+    # PythonBackend: byte/char-level classes work blank (fixed vocabulary); the rest need generated files.
+    if not knowledge.get("files"):
+        try:
+            return cls(**init), True
+        except TypeError:
+            pass
     with tempfile.TemporaryDirectory() as tmp:
         files = _files_for(cls, corpus, vocab_size, Path(tmp))
-        tok = cls(**files)
+        tok = cls(**files, **init)
         excess = len(tok) - vocab_size
         if excess > 0:
             # The class adds special tokens of its own beyond the files: make room for them.
             files = _files_for(cls, corpus, vocab_size - excess, Path(tmp))
-            tok = cls(**files)
+            tok = cls(**files, **init)
         # Load everything into memory before the files disappear.
         with tempfile.TemporaryDirectory() as saved:
             tok.save_pretrained(saved)
-            return cls.from_pretrained(saved)
+            return cls.from_pretrained(saved), False
 
 
-@functools.lru_cache(maxsize=64)
-def _trained_dir(class_name: str, corpus_source: str, vocab_size: int) -> str:
-    """Train once per (class, corpus, vocab size) per process; keep the files on disk."""
-    tok = _build(class_name, load_corpus(corpus_source), vocab_size)
-    out = tempfile.mkdtemp(prefix=f"tinymodels-tok-{class_name}-")
+@dataclass(frozen=True)
+class _Trained:
+    """Where a trained tokenizer was saved, as which class, and how it was obtained."""
+
+    path: str
+    class_name: str  # the mapped class, or "TokenizersBackend" after a fallback
+    fixed_vocab: bool  # the class's own vocabulary (byte/char-level), not trained to the target size
+    fallback: str | None  # why the mapped class was replaced, if it was
+
+
+def _short(exc: BaseException) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first[:200]}"
+
+
+_PROBE_TEXT = "The model reads a short sentence."
+
+
+def _save_checked(tok: Any, cls: type, vocab_size: int, fixed_vocab: bool) -> str:
+    """Save `tok`, reload it as `cls` and check its size: a class failing here falls back too."""
+    if not fixed_vocab and len(tok) > vocab_size:
+        raise TokenizerBuildError(f"trained tokenizer has {len(tok)} tokens (> {vocab_size})")
+    # A special token missing from a generated vocabulary encodes as None, not as an id.
+    ids = tok(_PROBE_TEXT)["input_ids"]
+    if not ids or not all(isinstance(i, int) for i in ids):
+        raise TokenizerBuildError(f"encoding a sample gives ids {ids[:8]}")
+    out = tempfile.mkdtemp(prefix=f"tinymodels-tok-{cls.__name__}-")
     tok.save_pretrained(out)
+    cls.from_pretrained(out)
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _trained_dir(class_name: str, corpus_source: str, vocab_size: int) -> _Trained:
+    """Train once per (class, corpus, vocab size) per process; keep the files on disk.
+
+    Anything that goes wrong with the mapped class (the corpus is loaded before) is about the
+    class, so the generic byte-level BPE is trained instead and the reason recorded.
+    """
+    from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+    cls = _transformers_class(class_name)
+    corpus = load_corpus(corpus_source)
+    try:
+        tok, fixed = _build_class(cls, corpus, vocab_size)
+        return _Trained(_save_checked(tok, cls, vocab_size, fixed), class_name, fixed, None)
+    except Exception as exc:  # noqa: BLE001 - any failure of the class itself means falling back
+        reason = (f"{class_name} cannot be trained offline ({_short(exc)}); "
+                  "the generic byte-level BPE TokenizersBackend was trained instead")
+    log.warning("%s", reason)
+    tok = _generic_backend(corpus, vocab_size)
+    return _Trained(_save_checked(tok, TokenizersBackend, vocab_size, False), "TokenizersBackend", False, reason)
+
+
 def train_tokenizer(class_name: str, corpus_source: str, vocab_size: int) -> Any:
-    """A fresh tokenizer of `class_name` trained on the corpus (cached per process)."""
+    """A fresh tokenizer of `class_name` trained on the corpus (cached per process).
+
+    On a fallback the tokenizer is a `TokenizersBackend` and `tokenizer.tinymodels_fallback`
+    says why; it is None when the mapped class itself was trained.
+    """
     import transformers
 
-    path = _trained_dir(class_name, corpus_source, vocab_size)
-    cls = getattr(transformers, class_name)
-    tok = cls.from_pretrained(path)
+    trained = _trained_dir(class_name, corpus_source, vocab_size)
+    tok = getattr(transformers, trained.class_name).from_pretrained(trained.path)
     # from_pretrained records loading options (local_files_only follows HF_HUB_OFFLINE) as init
     # kwargs, which save_pretrained would write: keep saved files independent of the environment.
     for key in ("local_files_only", "_from_auto", "trust_remote_code", "cache_dir", "token", "revision"):
         tok.init_kwargs.pop(key, None)
     # The configs get vocab_size = len(tokenizer): more tokens than asked would break the size budget.
-    if len(tok) > vocab_size:
+    if not trained.fixed_vocab and len(tok) > vocab_size:
         raise TokenizerBuildError(f"{class_name}: trained tokenizer has {len(tok)} tokens (> {vocab_size})")
+    tok.tinymodels_fallback = trained.fallback
     return tok
 
 

@@ -131,6 +131,67 @@ def model_inputs(model: Any, inputs: dict[str, Any], arch: str) -> dict[str, Any
     return out
 
 
+# Shape entries of a synthesized input that are not config attributes.
+_DIM_WORDS = ("batch", "seq")
+
+
+def _config_value(config: Any, dotted: str) -> Any:
+    """`config.a.b` for "a.b" (sub-configs may be objects or dicts)."""
+    value = config
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+        if value is None:
+            raise ValidationError(f"synthesized input: config has no {dotted!r}")
+    return value
+
+
+def synthesized_inputs(config: Any, kwargs: dict[str, Any], spec: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+    """Inputs no processor can produce, built from config dims with a seeded generator.
+
+    SYNTHESIZED, not processor output: only for forward parameters that the model needs and that
+    no processor of the type produces (LXMERT's detector region features and boxes, which come
+    from an external object detector). `spec` (the `inputs.synthesize` field of an override) maps
+    a parameter name to {shape: [...], fill: randn|unit|zeros|ones|int, high: ...}; a shape entry
+    is an int, "batch"/"seq" (from the processor's input_ids) or a dotted config attribute.
+    Parameters already present in `kwargs` are never replaced.
+    """
+    import torch
+
+    ids = kwargs.get("input_ids")
+    first = next((v for v in kwargs.values() if hasattr(v, "shape") and v.dim() > 0), None)
+    dims = {"batch": int(first.shape[0]) if first is not None else 1,
+            "seq": int(ids.shape[-1]) if ids is not None else 1}
+    gen = torch.Generator().manual_seed(seed)
+    out: dict[str, Any] = {}
+    for name, raw in spec.items():
+        if name in kwargs:
+            continue
+        shape = [d if isinstance(d, int) else dims[d] if d in _DIM_WORDS else int(_config_value(config, d))
+                 for d in raw["shape"]]
+        fill = raw.get("fill", "randn")
+        if fill == "randn":
+            out[name] = torch.randn(shape, generator=gen)
+        elif fill == "unit":  # normalized coordinates, boxes
+            out[name] = torch.rand(shape, generator=gen)
+        elif fill == "int":
+            high = raw.get("high", 1)
+            high = high if isinstance(high, int) else int(_config_value(config, high))
+            out[name] = torch.randint(0, high, shape, generator=gen)
+        elif fill in ("zeros", "ones"):
+            out[name] = getattr(torch, fill)(shape, dtype=torch.long if raw.get("dtype") == "long" else None)
+        else:
+            raise ValidationError(f"synthesized input {name!r}: unknown fill {fill!r}")
+    return out
+
+
+def _synthesize_spec(model: Any) -> dict[str, Any]:
+    """The `inputs.synthesize` override of the model's type, if any."""
+    from tinymodels.knowledge import override_for
+
+    override = override_for(getattr(model.config, "model_type", "") or "")
+    return dict((override.inputs.get("synthesize") or {}) if override else {})
+
+
 def _decoder_inputs(model: Any) -> dict[str, Any]:
     import torch
 
@@ -175,11 +236,15 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
     if not kwargs:
         raise ValidationError(f"{arch}: the processors produced no input the model's forward accepts "
                               f"(produced {sorted(inputs)})")
+    params = inspect.signature(model.forward).parameters
+    spec = {k: v for k, v in _synthesize_spec(model).items() if k in params}
+    kwargs.update(synthesized_inputs(model.config, kwargs, spec))
     with torch.no_grad():
         try:
             outputs = model(**kwargs)
         except Exception:
-            decoder = _decoder_inputs(model)
+            # Only when the processor gave no decoder inputs: otherwise the first error is the real one.
+            decoder = {k: v for k, v in _decoder_inputs(model).items() if k not in kwargs}
             if not decoder:
                 raise
             # Seq2seq bases need decoder inputs; heads that derive them must not get them.
