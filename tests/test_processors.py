@@ -65,14 +65,17 @@ def test_image_grid_pinpoints_follow_the_tiny_image_size() -> None:
     assert tiny["image_grid_pinpoints"] == [[32, 64], [64, 32], [64, 64]]
 
 
-TYPES = ("llava", "paligemma", "llava_onevision")
+# gemma4_text: a text sub-model that must not borrow its owner's media processors; imagegpt:
+# colour clusters derived from the config; musicflamingo: a feature extractor named by data.
+TYPES = ("llava", "paligemma", "llava_onevision", "gemma4_text", "imagegpt", "musicflamingo")
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[str, Any]]]:
     """Built in-process once: an image-token VLM with per-type processor data (llava), a VLM whose
-    image sequence length comes from the config through the image processor (paligemma), and one
-    with an any-resolution grid and a video processor (llava_onevision)."""
+    image sequence length comes from the config through the image processor (paligemma), one
+    with an any-resolution grid and a video processor (llava_onevision), and one per processor
+    mechanism (see TYPES)."""
     quiet_libraries()
     out = tmp_path_factory.mktemp("processors")
     return out, {t: build_model_type(t, BuildOptions(output=out), out / t)[1] for t in TYPES}
@@ -94,3 +97,44 @@ def test_saved_processor_and_config_agree_on_the_image_token(builds: tuple[Path,
     config = AutoConfig.from_pretrained(folder)
     assert processor.image_token == "<image>"
     assert processor.tokenizer.convert_tokens_to_ids(processor.image_token) == config.image_token_id
+
+
+def test_text_sub_models_borrow_no_media_processors() -> None:
+    from tinymodels.builder import _with_home_components
+    from tinymodels.discover import processor_classes
+
+    # An image processor and a feature extractor saved side by side overwrite one
+    # preprocessor_config.json: a text sub-model takes neither.
+    text = _with_home_components("gemma3n_text", processor_classes("gemma3n_text"))
+    assert text.image_processor is None and text.feature_extractor is None
+    # A vision sub-model still borrows its owner's image processor.
+    vision = _with_home_components("glm4v_moe_vision", processor_classes("glm4v_moe_vision"))
+    assert vision.image_processor == "Glm4vImageProcessor"
+
+
+def test_processor_components_from_class_declaration_and_data() -> None:
+    from tinymodels.builder import _declared_components, split_processor_override
+    from tinymodels.discover import processor_classes
+
+    # HiggsAudioV2Processor declares `feature_extractor_class = "DacFeatureExtractor"`.
+    assert _declared_components(processor_classes("higgs_audio_v2")).feature_extractor == "DacFeatureExtractor"
+    named, kwargs, rest = split_processor_override(
+        {"image_processor": "Idefics3ImageProcessor", "feature_extractor": {"class": "X", "n": 1}, "image_seq_len": 4})
+    assert named == {"image_processor": "Idefics3ImageProcessor", "feature_extractor": "X"}
+    assert kwargs == {"feature_extractor": {"n": 1}} and rest == {"image_seq_len": 4}
+
+
+def test_ocr_is_off_and_clusters_fit_the_tiny_config() -> None:
+    from transformers import ImageGPTConfig
+
+    from tinymodels.processors import build_image_processor
+    from tinymodels.samples import sample_image
+
+    # OCR needs the Tesseract binary: off, the image alone is processed.
+    layout = build_image_processor("LayoutLMv3ImageProcessor", None)
+    assert layout.apply_ocr is False
+    assert "pixel_values" in layout(sample_image(), return_tensors="pt")
+    config = ImageGPTConfig(vocab_size=65, n_positions=256)
+    gpt = build_image_processor("ImageGPTImageProcessor", config)
+    ids = gpt(sample_image(), return_tensors="pt")["input_ids"]
+    assert len(gpt.clusters) == 64 and ids.shape[-1] <= 256 and int(ids.max()) < 64
