@@ -118,6 +118,8 @@ def test_processor_components_from_class_declaration_and_data() -> None:
 
     # HiggsAudioV2Processor declares `feature_extractor_class = "DacFeatureExtractor"`.
     assert _declared_components(processor_classes("higgs_audio_v2")).feature_extractor == "DacFeatureExtractor"
+    # A processor placeholder whose library (torchaudio) is missing is left for the build to report.
+    assert _declared_components(processor_classes("musicgen_melody")) == processor_classes("musicgen_melody")
     named, kwargs, rest = split_processor_override(
         {"image_processor": "Idefics3ImageProcessor", "feature_extractor": {"class": "X", "n": 1}, "image_seq_len": 4})
     assert named == {"image_processor": "Idefics3ImageProcessor", "feature_extractor": "X"}

@@ -190,7 +190,11 @@ def _declared_components(classes: Any) -> Any:
         return classes
     fill = {}
     for attr in _COMPONENTS:
-        name = getattr(cls, f"{attr}_class", None)
+        try:
+            name = getattr(cls, f"{attr}_class", None)
+        except ImportError:
+            # A placeholder for a class whose optional library is missing: building it later says which.
+            return classes
         if getattr(classes, attr) is None and isinstance(name, str) and not name.startswith("Auto") \
                 and hasattr(transformers, name):
             fill[attr] = name
@@ -366,6 +370,10 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     if vocab is not None:
         entry["vocab_size"] = vocab
     entry["processor"] = {n: n for n in procs.class_names()}
+    fallback = getattr(procs.tokenizer, "tinymodels_fallback", None)
+    if fallback:
+        # The mapped tokenizer class could not be trained offline: say which one was used instead.
+        entry.setdefault("warnings", []).append(f"tokenizer: {fallback}")
     with tempfile.TemporaryDirectory(prefix="tinymodels-procs-") as tmp:
         procs_dir = Path(tmp)
         try:
