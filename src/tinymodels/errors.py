@@ -1,6 +1,7 @@
 """The tinymodels error hierarchy: every fatal error carries its own exit code.
 
-Only `cli.main()` turns these into an exit status; library code raises them.
+Only `cli.main()` turns these into an exit status; library code raises them. A build in
+which some models failed is not an error here: it exits 1 with the failures in the reports.
 """
 
 from __future__ import annotations
@@ -45,8 +46,3 @@ class UploadError(TinyModelsError):
 
     return_code = 6
 
-
-class BuildFailedError(TinyModelsError):
-    """At least one requested model failed to build or validate (exit code 7)."""
-
-    return_code = 7
