@@ -231,3 +231,17 @@ def test_hanging_type_is_stopped_at_its_timeout(tmp_path: Path) -> None:
     assert {i["category"] for i in entry["pytorch"].values()} == {"timeout"}
     assert "_inject_fault" in proc.stderr  # the hung worker's stack, dumped before it was killed
     assert not (out / "gpt2").exists()
+
+
+def test_composite_folders_count_as_present(tmp_path: Path) -> None:
+    """Composites are keyed by class but live in `<Class>-<enc>-<dec>`: an unchanged re-run must not rebuild them."""
+    from tinymodels.runner import _folders_present
+
+    type_dir = tmp_path / "encoder-decoder"
+    folder = type_dir / "EncoderDecoderModel-bert-bert"
+    folder.mkdir(parents=True)
+    entry = {"pytorch": {"EncoderDecoderModel": {"model": "EncoderDecoderModel",
+                                                 "checkpoint": "encoder-decoder/EncoderDecoderModel-bert-bert"}}}
+    assert not _folders_present(type_dir, entry)
+    (folder / "config.json").write_text("{}")
+    assert _folders_present(type_dir, entry)

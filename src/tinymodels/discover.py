@@ -57,9 +57,12 @@ def _drop_aliases(types: list[str]) -> list[str]:
     keyed by config class, so building both would make one overwrite the other. The type the
     config class names itself wins; an alias requested alone is kept.
     """
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    # Group by class *name* (no import); only the few shared classes get imported below.
     by_config: dict[str, list[str]] = {}
     for t in types:
-        by_config.setdefault(config_class(t).__name__, []).append(t)
+        by_config.setdefault(CONFIG_MAPPING_NAMES[t], []).append(t)
     drop = set()
     for group in by_config.values():
         if len(group) > 1:

@@ -234,7 +234,9 @@ def _plan(options: BuildOptions) -> tuple[dict[str, dict[str, Any]], dict[str, d
 
 def _folders_present(type_dir: Path, entry: dict[str, Any]) -> bool:
     """Every architecture the stamp says was built still has its folder (someone may have deleted one)."""
-    return all((type_dir / arch / "config.json").is_file()
+    # The checkpoint path (relative to the output dir) names the folder: composites are keyed by
+    # class (EncoderDecoderModel) but live in EncoderDecoderModel-bert-bert.
+    return all((type_dir.parent / str(info.get("checkpoint") or f"{type_dir.name}/{arch}") / "config.json").is_file()
                for arch, info in entry.get("pytorch", {}).items() if arch_ok(info))
 
 
