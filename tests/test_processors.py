@@ -140,3 +140,16 @@ def test_ocr_is_off_and_clusters_fit_the_tiny_config() -> None:
     gpt = build_image_processor("ImageGPTImageProcessor", config)
     ids = gpt(sample_image(), return_tensors="pt")["input_ids"]
     assert len(gpt.clusters) == 64 and ids.shape[-1] <= 256 and int(ids.max()) < 64
+
+
+def test_nested_text_configs_get_the_tokenizer_vocabulary() -> None:
+    """colpali keeps its text model two levels down (vlm_config.text_config): it must be aligned too."""
+    from tinymodels.align import align_with_tokenizer
+    from tinymodels.tiny_config import tiny_config_dict
+    from tinymodels.tokenization import train_tokenizer
+
+    tiny = tiny_config_dict("colpali")
+    tok = train_tokenizer("TokenizersBackend", "builtin", 1024)
+    vocab = align_with_tokenizer(tiny, tok)
+    assert tiny["vlm_config"]["text_config"]["vocab_size"] == vocab == len(tok)
+    assert tiny["vlm_config"]["vocab_size"] == vocab

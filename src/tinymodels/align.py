@@ -49,11 +49,39 @@ def _fix_ids(d: dict[str, Any], tokenizer: Any, vocab: int) -> None:
             d[key] = kept
 
 
+def _subconfigs(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every nested sub-config dict, at any depth (breadth first)."""
+    out, todo = [], [d]
+    while todo:
+        cur = todo.pop(0)
+        for value in cur.values():
+            if isinstance(value, dict) and "model_type" in value:
+                out.append(value)
+                todo.append(value)
+    return out
+
+
+def _text_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The config and every sub-config that carries the text vocabulary.
+
+    Text sub-configs are found by key one level down (text_config, decoder…); deeper ones
+    (colpali's vlm_config.text_config, t5gemma2's encoder.text_config) by sharing the text
+    vocabulary's default size, which a tokenizer-sized embedding table must then match too.
+    """
+    direct = [config] + [config[k] for k in _TEXT_KEYS if isinstance(config.get(k), dict)]
+    nested = _subconfigs(config)
+    sizes = {d["vocab_size"] for d in direct if isinstance(d.get("vocab_size"), int)}
+    if not sizes:
+        # No vocabulary at the usual places (a wrapper config): the largest one in the tree is the text's.
+        sizes = {max((d["vocab_size"] for d in nested if isinstance(d.get("vocab_size"), int)), default=-1)}
+    seen = {id(d) for d in direct}
+    return direct + [d for d in nested if id(d) not in seen and d.get("vocab_size") in sizes]
+
+
 def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:
     """Update `config` (a dict, in place) for `tokenizer`; returns the vocabulary size."""
     vocab = len(tokenizer)
-    targets = [config] + [config[k] for k in _TEXT_KEYS if isinstance(config.get(k), dict)]
-    for d in targets:
+    for d in _text_configs(config):
         if "vocab_size" in d:
             d["vocab_size"] = vocab
         _fix_ids(d, tokenizer, vocab)
