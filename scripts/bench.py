@@ -19,7 +19,6 @@ Prints a table and writes JSON to bench-results/bench.json.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -60,25 +59,9 @@ def children_max_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def _strip_seconds(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _strip_seconds(v) for k, v in obj.items() if k != "seconds"}
-    if isinstance(obj, list):
-        return [_strip_seconds(v) for v in obj]
-    return obj
+from tinymodels.reports import output_digests  # noqa: E402
 
-
-def tree_hashes(root: Path) -> dict[str, str]:
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_dir() or rel == ".tinymodels.lock":
-            continue
-        data = path.read_bytes()
-        if path.suffix == ".json" and (rel.startswith("reports/") or path.name == ".tinymodels.json"):
-            data = json.dumps(_strip_seconds(json.loads(data)), sort_keys=True).encode()
-        out[rel] = hashlib.sha256(data).hexdigest()
-    return out
+tree_hashes = output_digests
 
 
 def report_counts(out: Path) -> dict[str, int]:

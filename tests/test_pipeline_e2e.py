@@ -8,20 +8,11 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 from conftest import UPSTREAM_SUMMARY, run_cli
 from tinymodels import reports
 
 TYPES = ("bert", "vit", "wav2vec2")  # the same types as the session's `built` one-process build
-
-
-def _without_timings(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _without_timings(v) for k, v in obj.items() if k != "seconds"}
-    if isinstance(obj, list):
-        return [_without_timings(v) for v in obj]
-    return obj
 
 
 def test_plan_shards_aggregate_summary(built: Path, tmp_path: Path) -> None:
@@ -52,7 +43,7 @@ def test_plan_shards_aggregate_summary(built: Path, tmp_path: Path) -> None:
         assert (merged / name).read_bytes() == (single / name).read_bytes(), name
     merged_creation = json.loads((merged / reports.CREATION_REPORT).read_text())
     single_creation = json.loads((single / reports.CREATION_REPORT).read_text())
-    assert _without_timings(merged_creation) == _without_timings(single_creation)
+    assert reports.without_timings(merged_creation) == reports.without_timings(single_creation)
 
     if UPSTREAM_SUMMARY.exists():
         target = tmp_path / "tests" / "utils" / "tiny_model_summary.json"

@@ -7,7 +7,6 @@ which makes a worker segfault or sleep forever when handed a given type.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from tinymodels.fingerprint import STAMP
-from tinymodels.runner import LOCK_FILE
+from tinymodels.reports import output_digests
 
 pytestmark = pytest.mark.slow
 
@@ -42,26 +41,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
                           env=cli_env(env), timeout=timeout)
 
 
-def _strip_seconds(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _strip_seconds(v) for k, v in obj.items() if k != "seconds"}
-    if isinstance(obj, list):
-        return [_strip_seconds(v) for v in obj]
-    return obj
-
-
-def tree_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under `root`; JSON reports and stamps compared without `seconds` timings."""
-    out: dict[str, str] = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_dir() or rel == LOCK_FILE:
-            continue
-        data = path.read_bytes()
-        if path.suffix == ".json" and (rel.startswith("reports/") or path.name == STAMP):
-            data = json.dumps(_strip_seconds(json.loads(data)), sort_keys=True).encode()
-        out[rel] = hashlib.sha256(data).hexdigest()
-    return out
+tree_hashes = output_digests
 
 
 def mtimes(root: Path) -> dict[str, int]:

@@ -151,3 +151,34 @@ def load_report(path: Path) -> Report:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
     return data
+
+
+def without_timings(obj: Any) -> Any:
+    """A report (or any JSON value) with its `seconds` timing fields removed, for comparisons."""
+    if isinstance(obj, dict):
+        return {k: without_timings(v) for k, v in obj.items() if k != "seconds"}
+    if isinstance(obj, list):
+        return [without_timings(v) for v in obj]
+    return obj
+
+
+def output_digests(root: Path) -> dict[str, str]:
+    """sha256 of every file of a build output; JSON reports and stamps compared without timings.
+
+    Two builds of the same inputs must give equal digests whatever the worker count.
+    """
+    import hashlib
+
+    from tinymodels.fingerprint import STAMP
+    from tinymodels.runner import LOCK_FILE
+
+    out: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir() or rel == LOCK_FILE:
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".json" and (rel.startswith("reports/") or path.name == STAMP):
+            data = json.dumps(without_timings(json.loads(data)), sort_keys=True).encode()
+        out[rel] = hashlib.sha256(data).hexdigest()
+    return out
