@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tinymodels.reports import output_digests
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLE = 60
 
@@ -57,11 +59,6 @@ def children_max_rss() -> int:
     """Peak RSS in bytes of the largest child process waited for so far (Linux reports KiB)."""
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
-
-
-from tinymodels.reports import output_digests  # noqa: E402
-
-tree_hashes = output_digests
 
 
 def report_counts(out: Path) -> dict[str, int]:
@@ -154,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(rerun)
     results["runs"] = runs
     if len(worker_counts) >= 2:
-        a, b = (tree_hashes(workdir / f"j{n}") for n in worker_counts[:2])
+        a, b = (output_digests(workdir / f"j{n}") for n in worker_counts[:2])
         differing = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
         results["identical_outputs"] = {"workers": worker_counts[:2], "identical": not differing,
                                         "files": len(a), "differing": differing[:20]}

@@ -22,12 +22,22 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+# Variables of the calling shell or CI that would change what a subprocess does or writes.
+_LEAKY_ENV = ("HF_TOKEN", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "CI",
+              "TINYMODELS_FAULT_INJECT", "TINYMODELS_NUM_WORKERS")
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A hermetic environment for `python -m tinymodels`: offline, no tokens, no CI side files."""
+    env = {k: v for k, v in os.environ.items() if k not in _LEAKY_ENV}
+    return {**env, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(extra or {})}
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run `python -m tinymodels ARGS` as a subprocess, as a user would."""
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
-    full_env.pop("HF_TOKEN", None)
     return subprocess.run([sys.executable, "-m", "tinymodels", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout)
+                          env=cli_env(env), cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

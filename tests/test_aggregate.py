@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from tinymodels import aggregate, reports
 from tinymodels.cli import main
 from tinymodels.errors import ReportError
@@ -47,13 +45,6 @@ def write_partial(root: Path, keys: list[str], uploads: dict[str, str] | None = 
     if uploads:
         (report_dir / reports.FAILED_UPLOADS).write_text(reports.dump_json(uploads), encoding="utf-8")
     return report_dir
-
-
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "tinymodels", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=60)
 
 
 def test_merge_is_byte_identical_to_a_single_process_build(tmp_path):

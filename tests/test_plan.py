@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from tinymodels import plan, reports
 from tinymodels.cli import main
 from tinymodels.errors import ReportError, UsageError
@@ -35,13 +33,6 @@ def write_timings(tmp_path: Path, seconds: dict[str, float]) -> Path:
     path.parent.mkdir(parents=True)
     path.write_text(reports.dump_json(report), encoding="utf-8")
     return path
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "tinymodels", *args], capture_output=True, text=True,
-                          env=full_env, timeout=120)
 
 
 # --- assignment -------------------------------------------------------------------------------

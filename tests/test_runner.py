@@ -8,7 +8,6 @@ which makes a worker segfault or sleep forever when handed a given type.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from conftest import cli_env, run_cli
 from tinymodels.fingerprint import STAMP
 from tinymodels.reports import output_digests
 
@@ -26,22 +26,20 @@ pytestmark = pytest.mark.slow
 # Small, quick types: an image model, a causal LM with a BPE tokenizer, an encoder with WordPiece.
 TYPES = ["vit", "gpt2", "distilbert"]
 REPORT = Path("reports") / "tiny_model_creation_report.json"
-# Pinned: saved tokenizer configs record `local_files_only`, which follows HF_HUB_OFFLINE.
-HERMETIC = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GITHUB_STEP_SUMMARY", "TINYMODELS_FAULT_INJECT", "TINYMODELS_NUM_WORKERS", "CI")}
-    return {**env, **HERMETIC, **(extra or {})}
+def build_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
+    """`tinymodels build ARGS` as a subprocess."""
+    return run_cli("build", *args, env=env, timeout=timeout)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tinymodels", "build", *args], capture_output=True, text=True,
-                          env=cli_env(env), timeout=timeout)
+def _build_once(factory: pytest.TempPathFactory, name: str, workers: str) -> Path:
+    out = factory.mktemp(name)
+    proc = build_cli(*TYPES, "-o", str(out), "--num-workers", workers)
+    assert proc.returncode == 0, proc.stderr
+    return out
 
 
-tree_hashes = output_digests
 
 
 def mtimes(root: Path) -> dict[str, int]:
@@ -55,18 +53,12 @@ def creation_report(out: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def clean_n1(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("clean-n1")
-    proc = run_cli(*TYPES, "-o", str(out), "--num-workers", "1")
-    assert proc.returncode == 0, proc.stderr
-    return out
+    return _build_once(tmp_path_factory, "clean-n1", "1")
 
 
 @pytest.fixture(scope="module")
 def built_n2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("built-n2")
-    proc = run_cli(*TYPES, "-o", str(out), "--num-workers", "2")
-    assert proc.returncode == 0, proc.stderr
-    return out
+    return _build_once(tmp_path_factory, "built-n2", "2")
 
 
 def test_clean_build_layout(clean_n1: Path) -> None:
@@ -82,7 +74,7 @@ def test_clean_build_layout(clean_n1: Path) -> None:
 
 
 def test_one_and_two_workers_give_identical_files(clean_n1: Path, built_n2: Path) -> None:
-    one, two = tree_hashes(clean_n1), tree_hashes(built_n2)
+    one, two = output_digests(clean_n1), output_digests(built_n2)
     assert any(name.endswith("model.safetensors") for name in one)
     assert any(name.endswith("tokenizer.json") for name in one)
     assert any(name.endswith("preprocessor_config.json") for name in one)
@@ -90,32 +82,32 @@ def test_one_and_two_workers_give_identical_files(clean_n1: Path, built_n2: Path
 
 
 def test_second_run_skips_up_to_date_types(built_n2: Path) -> None:
-    before, hashes = mtimes(built_n2), tree_hashes(built_n2)
-    proc = run_cli(*TYPES, "-o", str(built_n2), "--num-workers", "2")
+    before, hashes = mtimes(built_n2), output_digests(built_n2)
+    proc = build_cli(*TYPES, "-o", str(built_n2), "--num-workers", "2")
     assert proc.returncode == 0, proc.stderr
     assert f"{len(TYPES)} model type(s) up to date" in proc.stderr
     assert "0 built" in proc.stderr and "building" not in proc.stderr
     assert mtimes(built_n2) == before
-    assert tree_hashes(built_n2) == hashes
+    assert output_digests(built_n2) == hashes
 
 
 def test_force_rebuilds(built_n2: Path) -> None:
-    before, hashes = mtimes(built_n2), tree_hashes(built_n2)
+    before, hashes = mtimes(built_n2), output_digests(built_n2)
     # In-process (--num-workers 0) on purpose: the debugging mode must produce the same files.
-    proc = run_cli("vit", "-o", str(built_n2), "--num-workers", "0", "--force")
+    proc = build_cli("vit", "-o", str(built_n2), "--num-workers", "0", "--force")
     assert proc.returncode == 0, proc.stderr
     assert "✓ vit" in proc.stderr and "model type(s) up to date" not in proc.stderr
     after = mtimes(built_n2)
     assert after["vit/ViTModel/model.safetensors"] != before["vit/ViTModel/model.safetensors"]
     assert {k: v for k, v in after.items() if k.startswith("gpt2/")} == \
         {k: v for k, v in before.items() if k.startswith("gpt2/")}
-    assert tree_hashes(built_n2) == hashes
+    assert output_digests(built_n2) == hashes
 
 
 def test_changed_options_rebuild_only_what_changed(built_n2: Path, tmp_path: Path) -> None:
     """A skip list touching only gpt2's architectures changes only gpt2's fingerprint."""
     before = mtimes(built_n2)
-    proc = run_cli(*TYPES, "-o", str(built_n2), "--num-workers", "0", "--skip", "GPT2ForTokenClassification")
+    proc = build_cli(*TYPES, "-o", str(built_n2), "--num-workers", "0", "--skip", "GPT2ForTokenClassification")
     assert proc.returncode == 0, proc.stderr
     assert "2 model type(s) up to date" in proc.stderr
     after = mtimes(built_n2)
@@ -171,15 +163,15 @@ def test_sigkill_then_rerun_matches_clean_build(clean_n1: Path, tmp_path: Path) 
     assert finished and len(finished) < len(TYPES)
     assert all((out / t / STAMP).exists() for t in TYPES if (out / t).exists())
 
-    rerun = run_cli(*TYPES, "-o", str(out), "-j", "1")
+    rerun = build_cli(*TYPES, "-o", str(out), "-j", "1")
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(finished)} model type(s) up to date" in rerun.stderr
-    assert tree_hashes(out) == tree_hashes(clean_n1)
+    assert output_digests(out) == output_digests(clean_n1)
 
 
 def test_crashing_worker_fails_only_its_type(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run_cli("vit", "distilbert", "-o", str(out), "-j", "1", env={"TINYMODELS_FAULT_INJECT": "vit=crash"})
+    proc = build_cli("vit", "distilbert", "-o", str(out), "-j", "1", env={"TINYMODELS_FAULT_INJECT": "vit=crash"})
     assert proc.returncode == 1, proc.stderr
     assert "✕ vit" in proc.stderr and "✓ distilbert" in proc.stderr
     assert "Fatal Python error: Segmentation fault" in proc.stderr  # the worker's own last words
@@ -196,14 +188,14 @@ def test_crashing_worker_fails_only_its_type(tmp_path: Path) -> None:
     assert "ViTModel: [crash] worker process died" in failed
 
     # A crash leaves no stamp: the next run retries vit (and only vit).
-    rerun = run_cli("vit", "distilbert", "-o", str(out), "-j", "1")
+    rerun = build_cli("vit", "distilbert", "-o", str(out), "-j", "1")
     assert rerun.returncode == 0, rerun.stderr
     assert "1 model type(s) up to date" in rerun.stderr and "✓ vit" in rerun.stderr
 
 
 def test_hanging_type_is_stopped_at_its_timeout(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run_cli("gpt2", "-o", str(out), "-j", "1", "--timeout", "4",
+    proc = build_cli("gpt2", "-o", str(out), "-j", "1", "--timeout", "4",
                    env={"TINYMODELS_FAULT_INJECT": "gpt2=hang"})
     assert proc.returncode == 1, proc.stderr
     entry = creation_report(out)["GPT2Config"]
