@@ -165,13 +165,12 @@ def architectures_for(model_type: str) -> list[str]:
     return list(architecture_mappings(model_type))
 
 
-AUTO_CLASS_FOR_MAPPING: Final[dict[str, str]] = {
-    # Mapping names differ from auto class names only by the suffix and case.
-}
-
-
+@functools.cache
 def auto_class_name(mapping_name: str) -> str:
-    """MODEL_FOR_CAUSAL_LM_MAPPING_NAMES -> AutoModelForCausalLM (via transformers' own table)."""
+    """MODEL_FOR_CAUSAL_LM_MAPPING_NAMES -> AutoModelForCausalLM (via transformers' own table).
+
+    Cached: every architecture reload asks, and the answer is a scan of the auto module.
+    """
     from transformers.models.auto import modeling_auto
 
     stem = mapping_name.removesuffix("_NAMES")
