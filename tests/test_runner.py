@@ -217,3 +217,28 @@ def test_composite_folders_count_as_present(tmp_path: Path) -> None:
     assert not _folders_present(type_dir, entry)
     (folder / "config.json").write_text("{}")
     assert _folders_present(type_dir, entry)
+
+
+def test_workers_start_early_only_for_certain_work(built_n2: Path, tmp_path: Path) -> None:
+    # Judged from stamps alone, before transformers is imported: a type without a stamp is
+    # certain work, an up-to-date one is not (its fingerprint is checked later).
+    from tinymodels.options import BuildOptions
+    from tinymodels.runner import _surely_builds
+
+    fresh = BuildOptions(output=tmp_path, model_types=("gpt2", "vit"), num_workers=2)
+    assert _surely_builds(fresh, all_types=False) == 2
+    assert _surely_builds(BuildOptions(output=tmp_path, model_types=("gpt2",), num_workers=2), False) == 1
+    assert _surely_builds(BuildOptions(output=tmp_path, num_workers=2), all_types=True) == 2
+    done = BuildOptions(output=built_n2, model_types=tuple(TYPES), num_workers=2)
+    assert _surely_builds(done, all_types=False) == 0
+    assert _surely_builds(BuildOptions(output=built_n2, num_workers=2), all_types=True) == 0
+    assert _surely_builds(BuildOptions(output=built_n2, model_types=("vit",), num_workers=2, force=True), False) == 1
+    assert _surely_builds(BuildOptions(output=tmp_path, model_types=("vit",), num_workers=0), False) == 0
+
+
+def test_one_type_starts_one_worker(tmp_path: Path) -> None:
+    stats = tmp_path / "stats.json"
+    proc = build_cli("vit", "-o", str(tmp_path / "out"), "--num-workers", "2", env={"TINYMODELS_RUN_STATS": str(stats)})
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(stats.read_text())
+    assert run["built"] == 1 and len(run["workers"]) == 1 and run["workers"][0]["types"] == 1

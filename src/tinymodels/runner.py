@@ -45,13 +45,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from tinymodels import fingerprint, log
 from tinymodels.errors import OutputDirError
 from tinymodels.options import BuildOptions
 from tinymodels.progress import Progress
 from tinymodels.reports import CREATION_REPORT, arch_ok, load_report, write_reports
+
+if TYPE_CHECKING:
+    from tinymodels.workers import WorkerPool
 
 STAGING_PREFIX: Final[str] = ".staging-"
 OLD_PREFIX: Final[str] = ".old-"
@@ -271,8 +274,44 @@ def _step_summary(options: BuildOptions) -> None:
         log.warning(f"could not write the job summary: {type(exc).__name__}: {exc}")
 
 
-def run_build(options: BuildOptions) -> int:
-    """Build every requested type; returns 0 when all architectures validated, else 1."""
+def _surely_builds(options: BuildOptions, all_types: bool) -> int:
+    """How many workers certainly get work, judged from stamps alone (no transformers import)."""
+    if options.num_workers <= 0:
+        return 0
+    if all_types:
+        return options.num_workers if options.force or not (options.report_dir / CREATION_REPORT).exists() else 0
+    if options.force:
+        return min(options.num_workers, len(options.model_types))
+    missing = sum(1 for t in options.model_types if fingerprint.read_stamp(options.output / t) is None)
+    return min(options.num_workers, missing)
+
+
+@contextlib.contextmanager
+def early_workers(options: BuildOptions, all_types: bool = False) -> Iterator[WorkerPool | None]:
+    """Start the workers that will certainly be needed before the types are even resolved.
+
+    A worker spends seconds importing torch and transformers; so does this process to
+    resolve the types and compute fingerprints. Started first, the two imports overlap on
+    separate cores. `options.model_types` are the names as given (unchecked). Yields None
+    when no work is certain (up-to-date re-runs start workers only if `_plan` finds work).
+    """
+    count = _surely_builds(options, all_types)
+    if count == 0:
+        yield None
+        return
+    from tinymodels.workers import WorkerPool
+
+    with tempfile.TemporaryDirectory(prefix="tinymodels-run-") as tmp, \
+            WorkerPool(options, options.num_workers, Path(tmp)) as pool:
+        pool.start(count)
+        yield pool
+
+
+def run_build(options: BuildOptions, pool: WorkerPool | None = None) -> int:
+    """Build every requested type; returns 0 when all architectures validated, else 1.
+
+    `pool`: workers started early by `early_workers` (closed by its owner), else started here.
+    """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     start = time.monotonic()
     _check_output(options.output)
@@ -300,7 +339,7 @@ def run_build(options: BuildOptions) -> int:
         progress = Progress(total=len(options.model_types), initial=len(fresh))
         with tempfile.TemporaryDirectory(prefix="tinymodels-run-") as tmp:
             try:
-                for out in _build_all(options, todo, Path(tmp), progress, stats):
+                for out in _build_all(options, todo, Path(tmp), progress, stats, pool):
                     model_type, config_name, entry = out.model_type, out.config_class, out.entry
                     staging = _staging(options, model_type)
                     if out.stamp:
@@ -354,7 +393,7 @@ class Outcome:
 
 
 def _build_all(options: BuildOptions, todo: list[str], log_dir: Path, progress: Progress,
-               stats: RunStats) -> Iterator[Outcome]:
+               stats: RunStats, early: WorkerPool | None = None) -> Iterator[Outcome]:
     """Yield an `Outcome` per type as types finish (completion order)."""
     if not todo:
         return
@@ -364,7 +403,10 @@ def _build_all(options: BuildOptions, todo: list[str], log_dir: Path, progress: 
     from tinymodels.workers import WorkerPool
 
     tasks = [(t, _staging(options, t)) for t in todo]
-    with WorkerPool(options, min(options.num_workers, len(todo)), log_dir) as pool:
+    own = early is None
+    with WorkerPool(options, min(options.num_workers, len(todo)), log_dir) if own else \
+            contextlib.nullcontext(early) as pool:
+        assert pool is not None
         try:
             for result in pool.results(tasks, tick=progress.tick):
                 if result.failure is None:

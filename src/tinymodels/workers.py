@@ -256,6 +256,11 @@ class WorkerPool:
 
     # -- lifecycle
 
+    def start(self, count: int) -> None:
+        """Spawn up to `count` workers now, before any task is known (they import while we plan)."""
+        for _ in range(min(count, self.size) - len(self.workers)):
+            self._spawn()
+
     def _spawn(self) -> _Worker:
         self._started += 1
         number = self._started

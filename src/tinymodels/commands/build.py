@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from tinymodels.errors import UsageError
@@ -75,6 +76,13 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
     """Validate the parsed flags and resolve them into `BuildOptions`."""
     from tinymodels.discover import resolve_model_types
 
+    draft = draft_options(args)
+    return replace(draft, model_types=tuple(resolve_model_types(list(draft.model_types), all_types=args.all)))
+
+
+def draft_options(args: argparse.Namespace) -> BuildOptions:
+    """Validate the parsed flags into `BuildOptions` whose model types are the names as given
+    (not yet checked against transformers, which takes an import of torch; empty for --all)."""
     positional = list(args.model_types)
     output = args.output
     requested: list[str] = []
@@ -103,10 +111,9 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
         raise UsageError(f"--timeout must be positive (got {args.timeout})")
     if args.upload and not args.organization:
         raise UsageError("--upload needs --organization (the Hub user or organization to publish to)")
-    model_types = resolve_model_types(requested, all_types=args.all)
     return BuildOptions(
         output=output or Path(DEFAULT_OUTPUT),
-        model_types=tuple(model_types),
+        model_types=tuple(dict.fromkeys(requested)),
         skip=frozenset(args.skip),
         vocab_size=args.vocab_size,
         corpus=args.corpus,
@@ -120,10 +127,15 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve options, build, then optionally upload."""
-    from tinymodels.runner import run_build
+    from tinymodels.discover import resolve_model_types
+    from tinymodels.runner import early_workers, run_build
 
-    options = options_from_args(args)
-    code = run_build(options)
+    draft = draft_options(args)
+    # Workers import torch/transformers in parallel with this process resolving the types.
+    with early_workers(draft, all_types=args.all) as pool:
+        model_types = resolve_model_types(list(draft.model_types), all_types=args.all)
+        options = replace(draft, model_types=tuple(model_types))
+        code = run_build(options, pool=pool)
     if args.upload:
         from tinymodels.upload import upload_output
 
