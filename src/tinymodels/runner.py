@@ -15,6 +15,9 @@ How a run goes:
    type is reported as that type's failure (category ``crash``/``timeout``, per-type
    ``--timeout``) and the run goes on with a fresh worker. ``--num-workers 0`` builds
    in this process, without isolation or timeouts (for debuggers and profilers).
+   When stamps alone show there is work (a requested type has no stamp, ``--force``, a
+   first ``--all``), `early_workers` starts the workers before step 2, even before the
+   types are resolved: their torch/transformers import overlaps this process's.
 4. Each type is built into ``{output}/.staging-<pid>-<type>/``; the stamp is written
    last inside it, then the old ``{output}/<type>/`` is renamed aside, the staging
    folder renamed into place and the old one deleted. A run killed at any point never
