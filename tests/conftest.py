@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +49,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     proc = run_cli("build", "bert", "vit", "wav2vec2", "-o", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
+
+
+def build_in_process(factory: pytest.TempPathFactory, name: str, types: Iterable[str]) -> dict[str, Any]:
+    """Real builds of `types` in this process with default options: {"out": folder, type: entry}."""
+    from tinymodels.builder import build_model_type, quiet_libraries
+    from tinymodels.options import BuildOptions
+
+    quiet_libraries()
+    out = factory.mktemp(name)
+    return {"out": out, **{t: build_model_type(t, BuildOptions(), out / t)[1] for t in types}}
+
+
+def arch_errors(entry: dict[str, Any]) -> dict[str, str]:
+    """Architecture -> first error line, for every failed architecture of a report entry."""
+    return {a: v["error"][0] for a, v in entry["pytorch"].items() if v.get("error")}
+
+
+def assert_all_validate(entry: dict[str, Any]) -> None:
+    """The entry lists architectures and every one of them validated."""
+    assert entry["pytorch"], entry
+    assert arch_errors(entry) == {}

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 import torch
 
-from tinymodels.builder import build_model_type, quiet_libraries
+from conftest import assert_all_validate, build_in_process
 from tinymodels.knowledge import override_for
-from tinymodels.options import BuildOptions
 from tinymodels.validate import ValidationError, synthesized_inputs
 
 
@@ -19,21 +18,12 @@ from tinymodels.validate import ValidationError, synthesized_inputs
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One real build per mechanism: lxmert (synthesized visual features), xmod (default language
     from the config), mpnet (kept bucket count its forward hard-codes)."""
-    quiet_libraries()
-    out = tmp_path_factory.mktemp("inputs")
-    entries: dict[str, Any] = {t: build_model_type(t, BuildOptions(), out / t)[1] for t in ("lxmert", "xmod", "mpnet")}
-    return {"out": out, **entries}
-
-
-def _errors(entry: dict[str, Any]) -> dict[str, str]:
-    return {a: v["error"][0] for a, v in entry["pytorch"].items() if "error" in v}
+    return build_in_process(tmp_path_factory, "inputs", ("lxmert", "xmod", "mpnet"))
 
 
 @pytest.mark.parametrize("model_type", ["lxmert", "xmod", "mpnet"])
 def test_every_architecture_validates(built: dict[str, Any], model_type: str) -> None:
-    entry = built[model_type]
-    assert entry["pytorch"], entry
-    assert _errors(entry) == {}
+    assert_all_validate(built[model_type])
 
 
 def test_xmod_checkpoint_names_its_default_language(built: dict[str, Any]) -> None:

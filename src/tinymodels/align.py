@@ -29,7 +29,17 @@ def _tokenizer_attr(key: str) -> str:
     return key.removesuffix("_index") + "_id" if key.endswith("_token_index") else key
 
 
+# Fields a config may leave None that models still compare ids against (ESM's embeddings:
+# `input_ids.ne(pad_token_id)`, `input_ids == mask_token_id`): a checkpoint's config carries its
+# tokenizer's ids, so a None here is filled from the tokenizer.
+_FILL_WHEN_NONE = ("pad_token_id", "mask_token_id")
+
+
 def _fix_ids(d: dict[str, Any], tokenizer: Any, vocab: int) -> None:
+    for key in _FILL_WHEN_NONE:
+        tok_id = getattr(tokenizer, key, None)
+        if key in d and d[key] is None and isinstance(tok_id, int) and 0 <= tok_id < vocab:
+            d[key] = tok_id
     for key, value in list(d.items()):
         if not _is_token_field(key) or value is None or isinstance(value, bool):
             continue
@@ -69,6 +79,10 @@ def _text_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
     vocabulary's default size, which a tokenizer-sized embedding table must then match too.
     """
     direct = [config] + [config[k] for k in _TEXT_KEYS if isinstance(config.get(k), dict)]
+    # A text key holding a multimodal config (qwen2_5_omni's thinker_config) carries the text
+    # vocabulary one level further down, in its own text_config.
+    direct += [d["text_config"] for d in direct[1:]
+               if "vocab_size" not in d and isinstance(d.get("text_config"), dict)]
     nested = _subconfigs(config)
     sizes = {d["vocab_size"] for d in direct if isinstance(d.get("vocab_size"), int)}
     if not sizes:
@@ -78,28 +92,79 @@ def _text_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
     return direct + [d for d in nested if id(d) not in seen and d.get("vocab_size") in sizes]
 
 
+_PROBE = "Hello world! This tiny model reads a short sentence, café 123."
+
+
+def tokenizer_vocab_size(tokenizer: Any) -> int:
+    """The embedding rows a tokenizer's ids need: `len(tokenizer)`, or more when it emits ids it
+    does not count (M2M100's language tokens `__en__`… sit after its sentencepiece vocabulary;
+    `*_to_id` tables such as `lang_token_to_id` list them all)."""
+    from tinymodels.tokenization import encode_text
+
+    ids = [len(tokenizer) - 1, *getattr(tokenizer, "all_special_ids", [])]
+    ids.extend(tokenizer.get_vocab().values())
+    for name, value in vars(tokenizer).items():
+        if name.endswith("_to_id") and isinstance(value, dict):
+            ids.extend(v for v in value.values() if isinstance(v, int))
+    ids.extend(encode_text(tokenizer, _PROBE))
+    return 1 + max(i for i in ids if isinstance(i, int) and not isinstance(i, bool))
+
+
+# Embedding tables besides `vocab_size` that the text token ids index (Gemma 3n/4's per-layer
+# inputs; CSM's text embeddings, its `vocab_size` being the audio codebook's). The shrink rules
+# cap them as secondary vocabularies, so they must grow with the tokenizer.
+_TEXT_VOCAB_FIELDS = ("text_vocab_size", "vocab_size_per_layer_input")
+
+
 def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:
     """Update `config` (a dict, in place) for `tokenizer`; returns the vocabulary size."""
-    vocab = len(tokenizer)
+    vocab = tokenizer_vocab_size(tokenizer)
     for d in _text_configs(config):
         if "vocab_size" in d:
             d["vocab_size"] = vocab
+        for key in _TEXT_VOCAB_FIELDS:
+            # 0 switches the table off (Gemma 4 assistant): only a live table grows.
+            if isinstance(d.get(key), int) and 0 < d[key] < vocab:
+                d[key] = vocab
         _fix_ids(d, tokenizer, vocab)
+    if "vocabulary_map" in config and config["vocabulary_map"] is None:
+        # The config's copy of the tokenizer's vocabulary (chameleon, emu3): the model finds
+        # `<image>` and its VQ codebook tokens in it by name.
+        config["vocabulary_map"] = dict(sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1]))
     if config.get("is_encoder_decoder") and config.get("decoder_start_token_id") is None:
         # Seq2seq generation needs a start token; T5-style models start from pad.
         start = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.bos_token_id
         if start is not None:
             config["decoder_start_token_id"] = start
-    return vocab
+    return append_code_ranges(config, vocab)
+
+
+def append_code_ranges(config: dict[str, Any], vocab: int) -> int:
+    """Token ranges of discrete media codes (`code + image_token_offset`…) follow the text
+    vocabulary (`repair.lay_out_code_ranges`); the text embedding table grows to cover them.
+    Returns the vocabulary size."""
+    from tinymodels.repair import lay_out_code_ranges
+
+    end = lay_out_code_ranges(config, vocab)
+    if end is None:
+        return vocab
+    for d in _text_configs(config):
+        if isinstance(d.get("vocab_size"), int) and d["vocab_size"] < end:
+            d["vocab_size"] = end
+    return max(vocab, end)
 
 
 def clamp_token_ids(config: dict[str, Any], vocab: int) -> None:
-    """Without a tokenizer: just keep every token id inside the configured vocabulary."""
+    """Without a tokenizer: vocabularies larger than the target `vocab` shrink to it (no
+    tokenizer sets them, and a 150k-row embedding breaks the size budget), and every token id
+    stays inside the configured vocabulary."""
 
     class _NoTokenizer:
         pass
 
     for d in [config] + [v for v in config.values() if isinstance(v, dict) and "model_type" in v]:
+        if isinstance(d.get("vocab_size"), int) and d["vocab_size"] > vocab > 0:
+            d["vocab_size"] = vocab
         v = d.get("vocab_size", vocab)
         _fix_ids(d, _NoTokenizer(), v if isinstance(v, int) and v > 0 else vocab)
 
@@ -125,12 +190,20 @@ def align_with_processor(config: Any, processor: Any) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - properties of partly-built processors may raise
             continue
         tok_id = ids[0] if isinstance(ids, list | tuple) and ids else None
+        token = getattr(processor, f"{modality}_token", None)
+        tokenizer = getattr(processor, "tokenizer", None)
+        if tok_id is None and token is not None and tokenizer is not None:
+            # Processors that add their placeholder themselves (BLIP-2's AddedToken) keep no id.
+            tok_id = tokenizer.convert_tokens_to_ids(str(token))
+            tok_id = tok_id if tok_id != tokenizer.unk_token_id else None
         if not isinstance(tok_id, int) or isinstance(tok_id, bool) or tok_id < 0:
             continue
         for cfg in _sub_configs(config):
             for key in (f"{modality}_token_id", f"{modality}_token_index"):
                 value = getattr(cfg, key, None)
-                if isinstance(value, int) and not isinstance(value, bool) and value != tok_id:
+                # None: a placeholder field the default config leaves unset (BLIP-2's image_token_index).
+                unset = value is None and key in cfg.to_dict()
+                if unset or isinstance(value, int) and not isinstance(value, bool) and value != tok_id:
                     setattr(cfg, key, tok_id)
                     changed[key] = tok_id
     return changed

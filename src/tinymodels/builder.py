@@ -101,9 +101,28 @@ def _needs_tokenizer(model_type: str, tiny: dict[str, Any]) -> str | None:
         return name
     procs = processor_classes(model_type)
     text_vocab = "vocab_size" in tiny or isinstance(tiny.get("text_config"), dict)
-    if procs.processor or (text_vocab and not procs.image_processor and not procs.feature_extractor):
+    if procs.processor or (text_vocab and not procs.image_processor and not procs.feature_extractor
+                           and not _is_media_only(model_type)):
         return "TokenizersBackend"
     return None
+
+
+def _is_media_only(model_type: str) -> bool:
+    """True when every architecture's `forward` takes a media input and no token ids: an audio
+    encoder sub-model (`voxtral_encoder`) keeps its parent's `vocab_size` but reads no text, and a
+    tokenizer's text `attention_mask` would be passed to it as an audio mask."""
+    import inspect
+
+    import transformers
+
+    from tinymodels.discover import architecture_mappings
+
+    forwards = [getattr(getattr(transformers, a, None), "forward", None) for a in architecture_mappings(model_type)]
+    if not forwards or any(f is None for f in forwards):
+        return False
+    params = [set(inspect.signature(f).parameters) for f in forwards]
+    return all(any(_MEDIA_INPUT.search(n) for n in p) and not any(n.endswith("input_ids") for n in p)
+               for p in params)
 
 
 def _home_type(cls: Any) -> str | None:
@@ -167,6 +186,56 @@ def _with_home_components(model_type: str, classes: Any, depth: int = 0) -> Any:
     return dataclasses.replace(classes, **fill) if fill else classes
 
 
+# Forward parameters carrying images (pixels, or a vision tower's flattened patches with their grid).
+_IMAGE_INPUT = re.compile(r"pixel_values$|^grid_thw$")
+# The image processor for vision models with no processor of their own or of a parent model: plain
+# resize, rescale and normalize, which is all a backbone reading `pixel_values` needs.
+GENERIC_IMAGE_PROCESSOR = "ViTImageProcessor"
+
+
+def _takes_images(model_type: str) -> bool:
+    """True when some architecture's `forward` takes an image input."""
+    import inspect
+
+    import transformers
+
+    from tinymodels.discover import architecture_mappings
+
+    for arch in architecture_mappings(model_type):
+        forward = getattr(getattr(transformers, arch, None), "forward", None)
+        if forward is not None and any(_IMAGE_INPUT.search(n) for n in inspect.signature(forward).parameters):
+            return True
+    return False
+
+
+def _related_image_processor(model_type: str, classes: Any) -> tuple[Any, str | None]:
+    """An image processor for a vision type with no processor class at all (`d_fine`, `vitdet`):
+    that of the nearest model it is derived from (its modular source's parents, breadth first:
+    `d_fine` → `rt_detr`), else the generic one. Returns (classes, a warning saying which)."""
+    from tinymodels.discover import modular_parents, processor_classes
+
+    empty = not (classes.tokenizer or classes.image_processor or classes.feature_extractor
+                 or classes.video_processor or classes.processor)
+    if not empty or not _takes_images(model_type):
+        return classes, None
+    seen, todo = {model_type}, list(modular_parents(model_type))
+    while todo:
+        parent = todo.pop(0)
+        if parent in seen:
+            continue
+        seen.add(parent)
+        try:
+            found = _with_home_components(parent, processor_classes(parent))
+        except Exception:  # noqa: BLE001 - a parent that cannot be looked up lends nothing
+            continue
+        if found.image_processor:
+            return (dataclasses.replace(classes, image_processor=found.image_processor),
+                    f"processor: no image processor registered; using {found.image_processor} of {parent}")
+        todo.extend(modular_parents(parent))
+    return (dataclasses.replace(classes, image_processor=GENERIC_IMAGE_PROCESSOR),
+            f"processor: no image processor registered; using the generic {GENERIC_IMAGE_PROCESSOR}")
+
+
 def _model_special_tokens(classes: Any, tiny: dict[str, Any], procs: Any, override: Any) -> dict[str, str]:
     """Named special tokens the tokenizer must carry: those the config's out-of-vocabulary ids
     name, those the processor class reads from its tokenizer, then per-type data (later wins)."""
@@ -209,14 +278,17 @@ def split_processor_override(data: dict[str, Any]) -> tuple[dict[str, str], dict
     """Split an override's `processor` mapping into (component classes, component kwargs, processor kwargs).
 
     `image_processor: Idefics3ImageProcessor` names the class of a component the type's mappings do
-    not register; `image_processor: {class: X, key: value}` also (or only) sets its kwargs; every
-    other key is a kwarg of the `ProcessorMixin` itself.
+    not register; `image_processor: {class: X, key: value}` also (or only) sets its kwargs;
+    `class: X` names the `ProcessorMixin` itself when no mapping registers one (Kosmos-2); every
+    other key is a kwarg of the `ProcessorMixin`.
     """
     classes: dict[str, str] = {}
     component_kwargs: dict[str, dict[str, Any]] = {}
     rest: dict[str, Any] = {}
     for key, value in (data or {}).items():
-        if key not in _COMPONENTS:
+        if key == "class" and isinstance(value, str):
+            classes["processor"] = value
+        elif key not in _COMPONENTS:
             rest[key] = value
         elif isinstance(value, str):
             classes[key] = value
@@ -230,15 +302,24 @@ def split_processor_override(data: dict[str, Any]) -> tuple[dict[str, str], dict
 
 def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOptions) -> tuple[Any, Any, int | None]:
     """Tokenizer + aligned config + processors. Returns (Processors, config, vocab_size)."""
-    from tinymodels.align import align_with_processor, align_with_tokenizer, clamp_token_ids
+    from tinymodels.align import (
+        align_with_processor,
+        align_with_tokenizer,
+        clamp_token_ids,
+        tokenizer_vocab_size,
+    )
     from tinymodels.discover import processor_classes
     from tinymodels.knowledge import override_for
     from tinymodels.processors import (
         Processors,
+        add_pad_token,
+        add_plain_tokens,
         add_special_tokens,
         build_feature_extractor,
         build_image_processor,
         build_processor,
+        pads_by_default,
+        processor_added_tokens,
         scale_image_grid,
     )
     from tinymodels.tiny_config import config_from_dict
@@ -249,12 +330,19 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     classes = _declared_components(_with_home_components(model_type, processor_classes(model_type)))
     if named:
         classes = dataclasses.replace(classes, **named)
+    classes, borrowed = _related_image_processor(model_type, classes)
     procs = Processors()
+    if borrowed:
+        procs.warnings.append(borrowed)
     vocab: int | None = None
     tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny)
     if tok_class:
         procs.tokenizer = _stage("tokenizer", train_tokenizer, tok_class, options.corpus, options.vocab_size)
         _stage("tokenizer", add_special_tokens, procs.tokenizer, _model_special_tokens(classes, tiny, procs, override))
+        if classes.processor and pads_by_default(classes.processor):
+            add_pad_token(procs.tokenizer)
+        if classes.processor:
+            _stage("tokenizer", add_plain_tokens, procs.tokenizer, processor_added_tokens(classes.processor))
         vocab = align_with_tokenizer(tiny, procs.tokenizer)
     else:
         clamp_token_ids(tiny, options.vocab_size)
@@ -276,6 +364,11 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
                                          component_kwargs.get("feature_extractor"))
     if classes.processor:
         procs.processor = _stage("processor", build_processor, classes.processor, procs, config, processor_kwargs)
+        if procs.tokenizer is not None and vocab is not None and tokenizer_vocab_size(procs.tokenizer) > vocab:
+            # The processor added tokens of its own (Idefics3's <fake_token_around_image>…): the
+            # config's vocabulary and token ids follow the grown tokenizer.
+            vocab = align_with_tokenizer(tiny, procs.tokenizer)
+            config = _stage("config", config_from_dict, model_type, tiny)
         align_with_processor(config, procs.processor)
     return procs, config, vocab
 
@@ -370,6 +463,8 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     if vocab is not None:
         entry["vocab_size"] = vocab
     entry["processor"] = {n: n for n in procs.class_names()}
+    if procs.warnings:
+        entry.setdefault("warnings", []).extend(procs.warnings)
     fallback = getattr(procs.tokenizer, "tinymodels_fallback", None)
     if fallback:
         # The mapped tokenizer class could not be trained offline: say which one was used instead.
@@ -380,7 +475,8 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
             _stage("processor", procs.save, procs_dir)
             loaded = _stage("processor", reload_processors, procs_dir, procs)
             text = override.inputs.get("text") if override else None
-            inputs = _stage("processor", processor_inputs, loaded, text)
+            call = override.inputs.get("call") if override else None
+            inputs = _stage("processor", processor_inputs, loaded, text, call)
         except StageError as err:
             entry["error"] = [f"[{err.stage}] {err}", err.trace]
             entry["pytorch"] = {a: _error(err) for a in archs}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -333,8 +334,55 @@ def _registered_processor_classes(model_type: str) -> ProcessorClasses:
     )
 
 
+# `from ..rt_detr.modeling_rt_detr import ...` in a modular source file: the package it derives from.
+_MODULAR_IMPORT = re.compile(r"^\s*from\s+\.\.(\w+)(?:\.|\s)", re.MULTILINE)
+
+
+@functools.cache
+def modular_parents(model_type: str) -> tuple[str, ...]:
+    """Model types the type's package is derived from, in import order: the packages its
+    `modular_*.py` source (from which transformers generates the modeling file) imports from.
+
+    `d_fine` → (`rt_detr`, `rt_detr_v2`); empty when the package ships no modular source.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES, model_type_to_module_name
+
+    package = config_class(model_type).__module__.rsplit(".", 1)[0]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    own = package.rsplit(".", 1)[-1]
+    by_package: dict[str, list[str]] = {}
+    for other in sorted(CONFIG_MAPPING_NAMES):
+        by_package.setdefault(model_type_to_module_name(other), []).append(other)
+    parents: list[str] = []
+    for folder in spec.submodule_search_locations:
+        for path in sorted(Path(folder).glob("modular_*.py")):
+            for name in _MODULAR_IMPORT.findall(path.read_text(encoding="utf-8")):
+                types = by_package.get(name, [])
+                # The type named like its package is the family's main one (`glm4v`, not `glm4v_text`).
+                main = name if name in types else next(iter(types), None)
+                if name != own and main and main not in parents:
+                    parents.append(main)
+    return tuple(parents)
+
+
 def config_class(model_type: str) -> type:
     """The config class of `model_type`."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     return CONFIG_MAPPING[model_type]
+
+
+def auto_mapped_pairs() -> list[tuple[str, str, str]]:
+    """(model type, config class name, architecture) for every pair of the auto model mappings,
+    sorted: the denominator of the coverage target. Reports key entries by config class name,
+    so an alias type (gpt-sw3 → GPT2Config) is found under the type that was built."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    pairs = {(t, CONFIG_MAPPING_NAMES.get(t, t), a)
+             for _, mapping in _model_mappings() for t, value in mapping.items() for a in _as_names(value)}
+    return sorted(pairs)

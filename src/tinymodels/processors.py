@@ -53,7 +53,7 @@ def _resized(size: Any, target: int) -> dict[str, int] | None:
         return None
     if "shortest_edge" in items and "longest_edge" in items:
         return {"shortest_edge": target, "longest_edge": target}
-    keep = {k: target for k in items if k in ("height", "width", "shortest_edge", "longest_edge")}
+    keep = {k: target for k in items if k in ("height", "width", "shortest_edge", "longest_edge", "max_height", "max_width")}
     return keep or None
 
 
@@ -70,6 +70,9 @@ def _find_image_size(config: Any) -> int:
 # Image/video processor settings the model config decides (besides the image size).
 _IMAGE_CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
     "merge_size": ("spatial_merge_size",),
+    # The vision encoder's patch size, as processors that also know a merged "token" size call it.
+    "encoder_patch_size": ("patch_size",),
+    "vision_patch_size": ("patch_size",),  # Step3p7: image tokens = (size // (this * stride))²
     "image_seq_length": ("mm_tokens_per_image", "num_image_tokens", "image_seq_len"),
 }
 # Processor kwargs never taken from the config (sizes are set separately; the rest is preprocessing).
@@ -192,6 +195,23 @@ def _offline_kwargs(cls: type, default: Any, config: Any) -> dict[str, Any]:
     return kwargs
 
 
+def _pixel_size_kwargs(cls: type, default: Any) -> list[str]:
+    """The processor's image-size settings: `size`, `crop_size` and every other `*_size` holding a
+    size dict (SAM's `pad_size` 1024, DeepSeek-VL's `high_res_size`): each ends up as the image the
+    model sees, so each follows the tiny image size. Only sizes larger than any tiny image count
+    (patch sizes are size dicts too); mask sizes (`mask_size`, `mask_pad_size`) only shape
+    segmentation targets and keep their defaults."""
+    names = ["size", "crop_size"]
+    for name in sorted(_valid_kwargs(cls)):
+        current = getattr(default, name, None)
+        if not name.endswith("_size") or name in names or name.startswith("mask") or current is None:
+            continue
+        edges = dataclasses.asdict(current) if dataclasses.is_dataclass(current) else current
+        if isinstance(edges, dict) and any(isinstance(v, int) and v > MAX_IMAGE_SIZE for v in edges.values()):
+            names.append(name)
+    return names
+
+
 def build_image_processor(class_name: str, config: Any, image_size: int | None = None,
                           extra: dict[str, Any] | None = None) -> Any:
     """The image (or video) processor class with its sizes set to the tiny config's image size
@@ -210,11 +230,15 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
         # sequence fits the model's positions.
         target = min(target, _pixel_token_side(config) or target)
     for name in _valid_kwargs(cls):
-        # Other pixel sizes (Aria's max_image_size: 980) would feed a tiny tower huge patch grids.
+        # Other pixel sizes (Aria's max_image_size: 980, LFM2-VL's tile_size: 512) would feed a
+        # tiny tower huge patch grids.
         current = getattr(default, name, None)
-        if name.endswith("image_size") and name not in kwargs and isinstance(current, int) and current > target:
+        pixels = name.endswith(("image_size", "tile_size"))
+        if pixels and name not in kwargs and isinstance(current, int) and current > target:
             kwargs[name] = target
-    for attr in ("size", "crop_size"):
+    for attr in _pixel_size_kwargs(cls, default):
+        if attr in kwargs:
+            continue  # taken from the config already
         current = getattr(default, attr, None)
         longest = getattr(current, "longest_edge", None) if current is not None else None
         if isinstance(current, dict):
@@ -230,6 +254,23 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
     return cls(**kwargs) if kwargs else default
 
 
+# Config fields giving the number of mel bins (or other per-frame features) the audio encoder reads.
+_MEL_FIELDS = ("num_mel_bins", "input_feat_per_channel", "input_feat_size")
+
+
+def _mel_bins(config: Any) -> int | None:
+    """Mel bins the audio encoder expects: the first `_MEL_FIELDS` value of the config or of its
+    sub-configs, breadth first (Canary's `encoder_config`, an omni model's `audio_config.asr_config`)."""
+    if config is None:
+        return None
+    for cfg in config_tree(config):
+        for name in _MEL_FIELDS:
+            value = getattr(cfg, name, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 1:
+                return value
+    return None
+
+
 def build_feature_extractor(class_name: str, config: Any, extra: dict[str, Any] | None = None) -> Any:
     """The feature extractor with feature size / mel bins matching the tiny config (then `extra`)."""
     import transformers
@@ -237,15 +278,11 @@ def build_feature_extractor(class_name: str, config: Any, extra: dict[str, Any] 
     cls = getattr(transformers, class_name)
     default = cls()
     kwargs: dict[str, Any] = {}
-    for cfg in (config, getattr(config, "audio_config", None), getattr(config, "encoder", None)):
-        if cfg is None:
-            continue
-        mel = getattr(cfg, "num_mel_bins", None) or getattr(cfg, "input_feat_per_channel", None)
-        if isinstance(mel, int) and getattr(default, "feature_size", mel) != mel and mel > 1:
-            kwargs["feature_size"] = mel
-            if hasattr(default, "num_mel_bins"):
-                kwargs["num_mel_bins"] = mel
-            break
+    mel = _mel_bins(config)
+    if mel is not None and getattr(default, "feature_size", mel) != mel:
+        kwargs["feature_size"] = mel
+        if hasattr(default, "num_mel_bins"):
+            kwargs["num_mel_bins"] = mel
     kwargs.update(extra or {})
     return cls(**kwargs) if kwargs else default
 
@@ -305,7 +342,7 @@ def processor_config_kwargs(cls: type, config: Any) -> dict[str, Any]:
 
 
 # Config fields shrinking the patch grid before the language model (pixel shuffle), per side.
-_DOWNSAMPLE_FIELDS = ("downsample_ratio", "scale_factor")
+_DOWNSAMPLE_FIELDS = ("downsample_ratio", "scale_factor", "pixel_shuffle_factor")
 
 
 def _patches_per_image(config: Any) -> int | None:
@@ -321,6 +358,10 @@ def _patches_per_image(config: Any) -> int | None:
                 ratio = _config_value(config, name)
                 if isinstance(ratio, float) and 0 < ratio < 1:
                     return int(tokens * ratio * ratio)
+                if isinstance(ratio, int) and not isinstance(ratio, bool) and ratio > 1:
+                    # An integer factor merges ratio x ratio patches into one token (Idefics3's
+                    # pixel shuffle `scale_factor: 2`).
+                    return max(1, tokens // (ratio * ratio))
             return tokens
     return None
 
@@ -355,7 +396,19 @@ _STANDARD_TOKENS = frozenset({"bos_token", "eos_token", "pad_token", "unk_token"
                               "mask_token", "decoder_start_token"})
 # `tokenizer.<name>_token` or `tokenizer.<name>_token_id` in a processor's source.
 _TOKEN_REF = re.compile(r"tokenizer\.(\w+_token)(?:_id|_ids)?\b")
+# `getattr(tokenizer, "audio_token", None)`: the same read, tolerant of a missing token (Gemma 4
+# still needs it: its processor checks `boa_token` whether or not audio is passed).
+_TOKEN_GETATTR = re.compile(r"getattr\(\s*tokenizer\s*,\s*[\"'](\w+_token)(?:_id|_ids)?[\"']")
 _TOKEN_FALLBACK = re.compile(r"[\"']([^\"'\s]+)[\"']\s+if\s+not\s+hasattr\(\s*tokenizer\s*,\s*[\"'](\w+_token)[\"']\s*\)")
+# A token value in source: a string literal or a module/class constant (`IMAGE_TOKEN`, `self.IMAGE_TOKEN`).
+_VALUE = r"(?:[\"']([^\"'\s]+)[\"']|(?:self\.|cls\.)?([A-Z][A-Z0-9_]*))"
+# `tokenizer.image_token if hasattr(tokenizer, "image_token") else "<image>"` (or `else
+# tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)`): the fallback is the checkpoint's token string.
+_TOKEN_FALLBACK_AFTER = re.compile(r"hasattr\(\s*tokenizer\s*,\s*[\"'](\w+_token)[\"']\s*\)\s*else\s+"
+                                   r"(?:tokenizer\.convert_tokens_to_ids\(\s*)?" + _VALUE)
+# `self.image_token = "<imgpad>"`: a processor that hard-codes its placeholder puts exactly this
+# string in the prompt, whatever the tokenizer names, so the tokenizer must hold it as one token.
+_TOKEN_ASSIGN = re.compile(r"self\.(\w+_token)\s*=\s*" + _VALUE + r"\s*(?:#.*)?$", re.MULTILINE)
 
 
 def _token_string(name: str) -> str:
@@ -363,12 +416,42 @@ def _token_string(name: str) -> str:
     return f"<|{name.removesuffix('_token')}|>"
 
 
+_TOKEN_SELF_ADDED = re.compile(r"self\.(\w+_token)\s*=\s*AddedToken\(\s*[\"']([^\"']+)[\"']")
+
+
+def processor_added_tokens(class_name: str) -> list[str]:
+    """Tokens a `ProcessorMixin` adds to its tokenizer itself when the tokenizer names none
+    (`self.image_token = AddedToken("<image>", ...)`, BLIP-2). Added to the trained tokenizer
+    beforehand (unnamed), so that their ids are inside the vocabulary the config is sized to."""
+    import transformers
+
+    cls = getattr(transformers, class_name, None)
+    module = sys.modules.get(cls.__module__) if cls is not None else None
+    try:
+        source = inspect.getsource(module) if module is not None else ""
+    except (OSError, TypeError):
+        return []
+    return [text for _, text in _TOKEN_SELF_ADDED.findall(source)]
+
+
+def add_plain_tokens(tokenizer: Any, texts: list[str]) -> int:
+    """Add special tokens the tokenizer lacks without naming them (see `processor_added_tokens`);
+    returns how many were added."""
+    from tokenizers import AddedToken
+
+    vocab = tokenizer.get_vocab()
+    new = [AddedToken(t, normalized=False, special=True) for t in dict.fromkeys(texts) if t not in vocab]
+    return tokenizer.add_tokens(new, special_tokens=True) if new else 0
+
+
 def processor_special_tokens(class_name: str) -> dict[str, str]:
     """Named special tokens a `ProcessorMixin` class expects on its tokenizer: name -> token string.
 
     Read from the class itself: its `__init__` `*_token` parameters with string defaults (their
-    values are what checkpoints use) and the `tokenizer.<name>_token[_id]` attributes its module
-    reads (those have no default: the tokenizer of a real checkpoint carries them).
+    values are what checkpoints use), the `tokenizer.<name>_token[_id]` attributes its module
+    reads (those have no default: the tokenizer of a real checkpoint carries them), the fallback
+    strings of `hasattr(tokenizer, ...)` tests, and `self.<name>_token = "<literal>"` (or a
+    module/class constant) assignments, which win: the processor writes exactly that string.
     """
     import transformers
 
@@ -385,13 +468,30 @@ def processor_special_tokens(class_name: str) -> dict[str, str]:
     # literal is the checkpoint's token string (retrieval/prefix prompts hard-code it too).
     for text, name in _TOKEN_FALLBACK.findall(source):
         out.setdefault(name, text)
-    for name in _TOKEN_REF.findall(source):
+    for name, text, const in _TOKEN_FALLBACK_AFTER.findall(source):
+        value = text or getattr(cls, const, None) or getattr(module, const, None)
+        if isinstance(value, str) and value:
+            out.setdefault(name, value)
+    # Hard-coded assignments win over derived names: they are what the processor really writes.
+    assigned: dict[str, str] = {}
+    for name, text, const in _TOKEN_ASSIGN.findall(source):
+        value = text or getattr(cls, const, None) or getattr(module, const, None)
+        # Escapes (`"\\n"`) in source are not the token's characters: only plain literals count.
+        if isinstance(value, str) and value and "\\" not in value and name not in _STANDARD_TOKENS:
+            assigned.setdefault(name, value)
+    for name in _TOKEN_REF.findall(source) + _TOKEN_GETATTR.findall(source):
         # `add_bos_token` and the like are tokenizer flags, not tokens.
         if name not in _STANDARD_TOKENS and not name.startswith("add_"):
             out.setdefault(name, _token_string(name))
     for name, param in inspect.signature(cls.__init__).parameters.items():
         if name.endswith("_token") and name not in _STANDARD_TOKENS and isinstance(param.default, str):
             out[name] = param.default
+    out.update(assigned)
+    # `self.image_token = AddedToken("<image>", ...)` when the tokenizer has none (BLIP-2): the
+    # processor adds the token itself and later reads its `.content`, which a named (str) token
+    # on the tokenizer would lack.
+    for name, _ in _TOKEN_SELF_ADDED.findall(source):
+        out.pop(name, None)
     return out
 
 
@@ -416,6 +516,31 @@ def config_special_tokens(config: dict[str, Any], vocab: int) -> dict[str, str]:
                 if key.endswith(suffix) and name not in _STANDARD_TOKENS:
                     out.setdefault(name, _token_string(name))
     return out
+
+
+def pads_by_default(class_name: str) -> bool:
+    """Whether a `ProcessorMixin` class pads its text by default (IDEFICS: `padding="longest"`),
+    which needs a pad token on the tokenizer even for a single prompt."""
+    import transformers
+
+    cls = getattr(transformers, class_name, None)
+    if cls is None:
+        return False
+    defaults = dict(getattr(getattr(cls, "valid_processor_kwargs", None), "_defaults", {}) or {})
+    text = {**(defaults.get("text_kwargs") or {}), **(getattr(cls, "text_kwargs", None) or {})}
+    return bool(text.get("padding"))
+
+
+PAD_TOKEN = "<pad>"
+
+
+def add_pad_token(tokenizer: Any) -> bool:
+    """Give a tokenizer without one a distinct pad token (real checkpoints of padding processors
+    ship one); True if it was added."""
+    if tokenizer.pad_token is not None:
+        return False
+    tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    return True
 
 
 def add_special_tokens(tokenizer: Any, tokens: dict[str, str]) -> list[str]:

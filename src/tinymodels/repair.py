@@ -10,6 +10,7 @@ original pattern), only touch what is inconsistent, and are idempotent.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import math
@@ -308,6 +309,34 @@ def repair_ssm_heads(d: dict[str, Any], defaults: dict[str, Any]) -> None:
             d[groups] = 1
 
 
+def _get_path(d: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(part)  # type: ignore[assignment]
+    return d
+
+
+def repair_ratios(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A float field that equalled `num / den` in the defaults still does after shrinking.
+
+    Configs store derived ratios beside the fields they come from (MLA rotary fraction
+    `rope_parameters.partial_rotary_factor = qk_rope_head_dim / head_dim`); the rotary tables
+    are sized by the ratio and the attention by the fields, so both must follow the shrink.
+    """
+    for rule in repair_rules().get("ratios", []):
+        *parents, last = rule["value"].split(".")
+        holder = _get_path(d, ".".join(parents)) if parents else d
+        value, default = _get_path(d, rule["value"]), _get_path(defaults, rule["value"])
+        num, den = d.get(rule["num"]), d.get(rule["den"])
+        dnum, dden = defaults.get(rule["num"]), defaults.get(rule["den"])
+        if not (isinstance(holder, dict) and isinstance(value, float) and isinstance(default, float)
+                and all(_is_int(v) and v > 0 for v in (num, den, dnum, dden))):
+            continue
+        if math.isclose(default, dnum / dden) and not math.isclose(value, num / den):
+            holder[last] = num / den
+
+
 def repair_sums(d: dict[str, Any], defaults: dict[str, Any]) -> None:
     """A field that equalled the sum of others in the defaults (MLA head_dim = nope + rope) still does."""
     for rule in repair_rules().get("sums", []):
@@ -341,6 +370,75 @@ def repair_list_ties(d: dict[str, Any], defaults: dict[str, Any]) -> None:
             continue
         new = _split(d[total], list(dvalues)) if op == "sum" else _factor(d[total], list(dvalues))
         d[key] = type(values)(new)
+
+
+# --- growing per-stage widths ----------------------------------------------------------------
+
+
+def repair_growing_widths(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Per-stage widths that change at every stage keep changing after the cap.
+
+    Hierarchical blocks (hiera) only project and pool the residual when a stage changes the
+    width, so the cap's equal widths break them. The default list is scaled so that its
+    smallest entry becomes the capped one ([96, 192, 384, 768] -> [32, 64, 128, 256]); lists
+    tied to it (a neck's reversed channel list) scale the same way.
+    """
+    keys = repair_rules().get("growing_widths") or []
+    if not keys:
+        return
+    pattern = re.compile("|".join(f"(?:{k})" for k in keys))
+    for k, v in d.items():
+        dv = defaults.get(k)
+        if not (pattern.fullmatch(k) and isinstance(v, list) and isinstance(dv, list) and len(v) == len(dv) > 1
+                and all(_is_int(x) and x > 0 for x in (*v, *dv))):
+            continue
+        if len(set(dv)) < len(dv) or len(set(v)) == len(v):
+            continue  # equal widths by default, or still distinct after the cap
+        small, default_small = min(v), min(dv)
+        d[k] = [max(1, round(x * small / default_small)) for x in dv]
+
+
+# --- spatial sizes derived from the image size -------------------------------------------------
+
+
+def _side(v: Any) -> int | None:
+    """The side of an `image_size` value (an int or a [height, width] pair)."""
+    if _is_int(v):
+        return int(v)
+    if isinstance(v, list | tuple) and v and all(_is_int(x) for x in v):
+        return int(v[0])
+    return None
+
+
+def repair_image_scaled_sizes(tiny: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Feature-map sizes the config spells out for the default image shrink with the image.
+
+    SAM2-style necks reshape backbone features to `backbone_feature_sizes` ([[256, 256],
+    [128, 128], [64, 64]] for a 1024-pixel image): scaled by the tiny / default patch grid
+    (image side / patch size), they match the feature maps of the tiny image.
+    """
+    keys = repair_rules().get("image_scaled") or []
+    if not keys:
+        return
+    pattern = re.compile("|".join(f"(?:{k})" for k in keys))
+    pairs = list(_pairs(tiny, defaults))
+    # Feature maps follow the patch grid (side / patch), which also shrinks with a ViT's patch.
+    ratio = next(((_side(d["image_size"]) / (_side(d.get("patch_size")) or 1))
+                  / (_side(dflt["image_size"]) / (_side(dflt.get("patch_size")) or 1)) for d, dflt in pairs
+                  if _side(d.get("image_size")) and _side(dflt.get("image_size"))
+                  and _side(d["image_size"]) != _side(dflt["image_size"])), None)
+    if ratio is None:
+        return
+
+    def scale(v: Any) -> Any:
+        if isinstance(v, list):
+            return [scale(x) for x in v]
+        return max(1, round(v * ratio)) if _is_int(v) else v
+
+    for d, dflt in pairs:
+        for k, v in d.items():
+            if pattern.fullmatch(k) and isinstance(v, list) and v == dflt.get(k):
+                d[k] = scale(v)
 
 
 # --- groups (GroupNorm / grouped convolutions) ---------------------------------------------
@@ -393,6 +491,68 @@ def repair_expert_groups(d: dict[str, Any], defaults: dict[str, Any]) -> None:
                 d[t] = groups
 
 
+# --- pooled image tokens --------------------------------------------------------------------
+
+
+def repair_pooled_image_tokens(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Soft tokens per image must be a square pooled from the vision tower's patch grid.
+
+    Gemma3-style projectors average-pool the (image_size / patch_size)² patches to
+    `mm_tokens_per_image` tokens with kernel = patches per side / tokens per side: a default
+    (256) above the tiny grid gives kernel 0. Keep the largest square whose side divides the
+    patches per side and is below it (so the projector still pools).
+    """
+    tokens, vision = d.get("mm_tokens_per_image"), d.get("vision_config")
+    if not (_is_int(tokens) and tokens > 0 and isinstance(vision, dict)):
+        return
+    size, patch = vision.get("image_size"), vision.get("patch_size")
+    if not (_is_int(size) and _is_int(patch) and patch > 0 and size >= patch):
+        return
+    patches = size // patch
+    side = math.isqrt(tokens)
+    if side * side == tokens and side <= patches and patches % side == 0:
+        return
+    side = max((s for s in range(1, min(side, patches - 1) + 1) if patches % s == 0), default=1)
+    d["mm_tokens_per_image"] = side * side
+
+
+# --- media code ranges in the vocabulary -----------------------------------------------------
+
+
+def lay_out_code_ranges(d: dict[str, Any], start: int | None = None) -> int | None:
+    """Lay the token ranges of discrete media codes out back to back; returns their end.
+
+    Some models turn image/audio codes into token ids as `code + <modality>_token_offset`, one
+    range per codebook after the text tokens (Apertus 1.5: text | visual | audio, checked by its
+    validator). The ranges keep the defaults' order and take the (shrunk) codebook sizes of the
+    matching sub-configs (`image_*` ↔ the vision sub-config, `audio_*` ↔ the audio one); they
+    start at `start` (the tiny vocabulary size) or else where the first one starts. None when the
+    config has no such ranges.
+    """
+    ranges = []
+    for key, offset in d.items():
+        if not (key.endswith("_token_offset") and _is_int(offset)):
+            continue
+        words = ("vision", "visual", "image") if key.startswith(("image", "visual", "vision")) else (key.split("_")[0],)
+        sub = next((v for k, v in d.items() if _is_subconfig(v) and any(w in k for w in words)), None)
+        size = sub.get("codebook_size") if sub else None
+        if _is_int(size) and size > 0:
+            ranges.append((offset, key, size))
+    if not ranges:
+        return None
+    ranges.sort()
+    pos = ranges[0][0] if start is None else start
+    for _, key, size in ranges:
+        d[key] = pos
+        pos += size
+    return pos
+
+
+def repair_code_ranges(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Media code ranges stay back to back after their codebooks shrink (`lay_out_code_ranges`)."""
+    lay_out_code_ranges(d)
+
+
 # --- timm backbones -------------------------------------------------------------------------
 
 
@@ -413,19 +573,70 @@ def repair_timm_backbone(d: dict[str, Any], defaults: dict[str, Any]) -> None:
                 d["backbone"] = None
 
 
+def _timm_num_features(architecture: str, model_args: dict[str, Any]) -> int | None:
+    """The feature width the timm model really produces (built on the meta device), or None."""
+    try:
+        import timm
+        import torch
+
+        with torch.device("meta"):  # (timm consumes nested block specs: build from a copy)
+            model = timm.create_model(architecture, pretrained=False, num_classes=0, **copy.deepcopy(model_args))
+        return int(model.num_features)
+    except Exception:  # noqa: BLE001 - timm missing or args it refuses: the model build reports it
+        return None
+
+
+def repair_timm_models(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A timm-wrapped tower (`architecture` + `model_args`) gets the tiny arguments of its family.
+
+    timm architectures are fixed networks (mobilenetv5_300m: 294M parameters) that no config
+    field shrinks; `timm.create_model` takes the architecture's own size arguments through
+    `model_args`, so the repair rules list them per architecture family. Block lists given in
+    timm's string notation (`block_args`) are decoded. A wrapper that states its tower's width
+    (`hidden_size`) then gets the width the tiny tower really has, which some architectures fix
+    (MobileNetV5's 2048-wide fusion output).
+    """
+    arch = d.get("architecture")
+    if not (isinstance(arch, str) and "model_args" in d):
+        return
+    rule = next((r for r in repair_rules().get("timm_models") or [] if re.fullmatch(r["match"], arch)), None)
+    if rule is None:
+        return
+    args = dict(d.get("model_args") or {})
+    default_args = defaults.get("model_args") or {}
+    for key, value in rule["model_args"].items():
+        if key in args and args[key] != default_args.get(key):
+            continue  # set by an override
+        if key == "block_args" and all(isinstance(s, list) and all(isinstance(b, str) for b in s) for s in value):
+            from timm.models._efficientnet_builder import decode_arch_def
+
+            value = decode_arch_def(value)
+        args[key] = value
+    d["model_args"] = args
+    if _is_int(d.get("hidden_size")) and not args.get("features_only"):
+        width = _timm_num_features(arch, args)
+        if width:
+            d["hidden_size"] = width
+
+
 REPAIRS: tuple[Repair, ...] = (
     repair_timm_backbone,
+    repair_timm_models,
     repair_none_fields,
     repair_per_layer_config_values,
     repair_backbone_stages,
     repair_layer_patterns,
     repair_kv_heads,
     repair_sums,
+    repair_ratios,
     repair_list_ties,
     repair_rope_sections,
     repair_ssm_heads,
     repair_expert_groups,
     repair_groups,
+    repair_pooled_image_tokens,
+    repair_code_ranges,
+    repair_growing_widths,
 )
 
 
@@ -470,6 +681,7 @@ def repair_tied_widths(tiny: dict[str, Any], defaults: dict[str, Any]) -> None:
 def repair_tree(tiny: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """Run every repair over `tiny` and its sub-configs (in place); returns `tiny`."""
     repair_tied_widths(tiny, defaults)
+    repair_image_scaled_sizes(tiny, defaults)
     for d, dflt in _pairs(tiny, defaults):
         for repair in REPAIRS:
             repair(d, dflt)

@@ -42,6 +42,11 @@ def _shrink_value(value: Any, cap: int, pow2: bool = False) -> Any:
     if isinstance(value, list | tuple) and value and all(isinstance(v, list | tuple) for v in value):
         # Per-stage lists of per-block values (stage_block_out_channels).
         return type(value)(_shrink_value(v, cap, pow2) for v in value)
+    if isinstance(value, list | tuple) and value:
+        # Per-block specs mixing flags and nested strides ([kernel, in, out, [2, 1], use_se]):
+        # cap the integers (and nested lists), leave flags, ratios and names alone.
+        return type(value)(_shrink_value(v, cap, pow2) if isinstance(v, int | list | tuple) else v
+                           for v in value)
     return value
 
 
@@ -115,6 +120,112 @@ def _defaults(model_type: str, override_config: dict[str, Any]) -> dict[str, Any
         return cls(**kwargs).to_dict()
 
 
+def _find_subconfig(d: dict[str, Any], model_type: str) -> dict[str, Any] | None:
+    """The first nested sub-config dict of `model_type` in `d` (breadth first)."""
+    todo = [d]
+    while todo:
+        for value in todo.pop(0).values():
+            if _is_subconfig(value):
+                if value["model_type"] == model_type:
+                    return value
+                todo.append(value)
+    return None
+
+
+def _add_missing(into: dict[str, Any], source: dict[str, Any]) -> list[str]:
+    """Copy the keys of `source` that `into` lacks, also into matching sub-configs; returns them."""
+    added = []
+    for key, value in source.items():
+        if key not in into:
+            into[key] = copy.deepcopy(value)
+            added.append(key)
+        elif _is_subconfig(value) and _is_subconfig(into[key]):
+            added += [f"{key}.{k}" for k in _add_missing(into[key], value)]
+    return added
+
+
+def add_owner_fields(model_type: str, defaults: dict[str, Any]) -> list[str]:
+    """Fields the owner config pushes into this sub-config type, added to its defaults.
+
+    A composite's `__post_init__` sets fields on its sub-configs that their own class does not
+    declare (pix2struct: `text_config.initializer_range`, t5gemma2: `encoder.text_config.dropout_rate`),
+    and the sub-model's code reads them; built alone, the sub-config lacks them. Taking them from
+    the owner's default config, where the sub-config sits, makes the standalone config complete.
+    Only missing fields are added. Returns their (dotted) names.
+    """
+    from tinymodels.discover import config_class, owner_model_type
+
+    try:
+        owner = owner_model_type(model_type)
+        sub = _find_subconfig(config_class(owner)().to_dict(), model_type) if owner else None
+    except Exception:  # noqa: BLE001 - an owner whose defaults do not build has nothing to add
+        return []
+    return _add_missing(defaults, sub) if sub else []
+
+
+def apply_nested_overrides(tiny: dict[str, Any]) -> None:
+    """Sub-configs get the `config` overrides of their own model type.
+
+    What an override knows about a type (DAC's base width, say) holds wherever that type is
+    embedded (pe_audio's `dac_config`); the composite's own override is applied after, on top.
+    """
+    todo = [v for v in tiny.values() if _is_subconfig(v)]
+    while todo:
+        sub = todo.pop(0)
+        override = override_for(str(sub["model_type"]))
+        for dotted, value in (override.config if override else {}).items():
+            set_path(sub, dotted, copy.deepcopy(value))
+        todo.extend(v for v in sub.values() if _is_subconfig(v))
+
+
+def rederive_fields(model_type: str, tiny: dict[str, Any], defaults: dict[str, Any]) -> list[str]:
+    """Large fields the config class derives from others are derived again from the tiny values.
+
+    `to_dict()` writes derived fields out (dots3_note's `conv_output_size` = downsample width ×
+    mel bins / 8), and passing the dict back pins them at their default. A field still at its
+    large default whose value changes when the class is built without it is such a field: it
+    takes the value the class derives. Returns the names of the fields changed.
+    """
+    from tinymodels.discover import config_class
+
+    changed = []
+    for key, value in tiny.items():
+        if _is_subconfig(value) and isinstance(defaults.get(key), dict):
+            changed += [f"{key}.{k}" for k in rederive_fields(str(value["model_type"]), value, defaults[key])]
+    try:
+        cls = config_class(model_type)
+    except Exception:  # noqa: BLE001 - a sub-config type without a registered class
+        return changed
+    for key, value in list(tiny.items()):
+        large = isinstance(value, int) and not isinstance(value, bool) and value > 64
+        # Plain dicts (not sub-configs) are never shrunk: one the class derives (fastspeech2's
+        # `encoder_config` from its `encoder_*` fields) would keep the default sizes.
+        derived_dict = isinstance(value, dict) and bool(value) and not _is_subconfig(value)
+        if (key in _NEVER or not (large or derived_dict) or value != defaults.get(key)
+                or key.endswith(("_id", "_index", "_ids")) or key.startswith("rope")):
+            continue
+        rest = {k: v for k, v in tiny.items() if k not in (key, "transformers_version", "model_type")}
+        try:
+            again = getattr(cls(**rest), key, None)
+        except Exception:  # noqa: BLE001 - the field is required: nothing to derive
+            continue
+        if type(again) is type(value) and again != value and _only_smaller(value, again):
+            tiny[key] = again
+            changed.append(key)
+    return changed
+
+
+def _only_smaller(old: Any, new: Any) -> bool:
+    """Whether `new` differs from `old` only by positive integers that got smaller (a size
+    derived again from shrunk fields, not a default the class fills in differently)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() == new.keys() and all(_only_smaller(old[k], new[k]) for k in old)
+    if old == new:
+        return True
+    return (isinstance(old, int) and isinstance(new, int) and not isinstance(old, bool)
+            and not isinstance(new, bool) and 0 < new < old)
+
+
 def tiny_config_dict(model_type: str, check: bool = True) -> dict[str, Any]:
     """The tiny config of `model_type` as a dict (defaults → generic shrink → overrides → repairs).
 
@@ -125,13 +236,16 @@ def tiny_config_dict(model_type: str, check: bool = True) -> dict[str, Any]:
 
     override = override_for(model_type)
     defaults = _defaults(model_type, override.config if override else {})
+    add_owner_fields(model_type, defaults)
     keep = frozenset(override.keep) if override else frozenset()
     tiny = shrink_dict(copy.deepcopy(defaults), keep)
+    apply_nested_overrides(tiny)
     if override:
         for dotted, value in override.config.items():
             set_path(tiny, dotted, value)
     # Repairs only touch what is inconsistent, so values set by overrides stay unless they conflict.
     repair_tree(tiny, defaults)
+    rederive_fields(model_type, tiny, defaults)
     if check:
         check_config(model_type, tiny)
     return tiny

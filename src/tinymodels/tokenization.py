@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import inspect
 import json
 import logging
 import re
@@ -474,12 +475,21 @@ def _short(exc: BaseException) -> str:
 _PROBE_TEXT = "The model reads a short sentence."
 
 
+def encode_text(tokenizer: Any, text: str) -> list[Any]:
+    """The token ids of `text`: document tokenizers (LayoutLMv2/v3, UDOP) take OCR words with
+    one box each instead of a string, so they get the text's words and dummy boxes."""
+    if "boxes" in inspect.signature(tokenizer.__call__).parameters:
+        words = text.split()
+        return tokenizer(words, boxes=[[0, 0, 10, 10]] * len(words))["input_ids"]
+    return tokenizer(text)["input_ids"]
+
+
 def _save_checked(tok: Any, cls: type, vocab_size: int, fixed_vocab: bool) -> str:
     """Save `tok`, reload it as `cls` and check its size: a class failing here falls back too."""
     if not fixed_vocab and len(tok) > vocab_size:
         raise TokenizerBuildError(f"trained tokenizer has {len(tok)} tokens (> {vocab_size})")
     # A special token missing from a generated vocabulary encodes as None, not as an id.
-    ids = tok(_PROBE_TEXT)["input_ids"]
+    ids = encode_text(tok, _PROBE_TEXT)
     if not ids or not all(isinstance(i, int) for i in ids):
         raise TokenizerBuildError(f"encoding a sample gives ids {ids[:8]}")
     out = tempfile.mkdtemp(prefix=f"tinymodels-tok-{cls.__name__}-")

@@ -6,36 +6,59 @@ runs on the processor output and every floating-point output is finite.
 
 from __future__ import annotations
 
+import ast
 import inspect
+import operator
+import re
 from typing import Any
 
 from tinymodels.processors import Processors
-from tinymodels.samples import SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image, sample_video
+from tinymodels.samples import (
+    SAMPLE_TEXT,
+    SAMPLING_RATE,
+    call_samples,
+    sample_audio,
+    sample_image,
+    sample_video,
+)
 
 
 class ValidationError(RuntimeError):
     """The model did not pass validation (the message says where)."""
 
 
-def processor_inputs(procs: Processors, text_template: str | None = None) -> dict[str, Any]:
+def processor_inputs(procs: Processors, text_template: str | None = None,
+                     call: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Inputs for a model, produced by its own processors from the sample text/image/audio/video.
 
     `text_template` (from overrides) replaces the default sample text; `{image}`, `{video}` and
-    `{audio}` in it stand for the processor's placeholder tokens.
+    `{audio}` in it stand for the processor's placeholder tokens. `call` (the `inputs.call`
+    override: argument -> sample kind of `samples.CALL_SAMPLES`, None to leave one out) adds the
+    arguments some processors require (words and boxes, an image pair, a trimap…) to the call of
+    the whole processor, else of the image processor, else of the tokenizer (a question and
+    its context as a text pair).
     """
     if procs.processor is not None:
-        return _from_processor(procs.processor, text_template)
+        return _from_processor(procs.processor, text_template, call)
     inputs: dict[str, Any] = {}
+    extra = call_samples(call or {})
     if procs.tokenizer is not None:
-        inputs.update(procs.tokenizer(SAMPLE_TEXT, return_tensors="pt"))
+        text_kwargs = {} if procs.image_processor is not None else extra
+        text_kwargs = {k: v for k, v in {"text": SAMPLE_TEXT, **text_kwargs}.items() if v is not None}
+        inputs.update(procs.tokenizer(**text_kwargs, return_tensors="pt"))
     if procs.image_processor is not None:
-        inputs.update(procs.image_processor(sample_image(), return_tensors="pt"))
+        image_kwargs = {k: v for k, v in {"images": sample_image(), **extra}.items() if v is not None}
+        inputs.update(procs.image_processor(**image_kwargs, return_tensors="pt"))
     if procs.video_processor is not None:
         inputs.update(procs.video_processor(sample_video(), return_tensors="pt"))
     if procs.feature_extractor is not None:
         fe = procs.feature_extractor
         rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
-        inputs.update(fe(sample_audio(sampling_rate=rate), sampling_rate=rate, return_tensors="pt"))
+        # Passed explicitly when set: some extractors (Qwen3-ASR's) read only the call argument.
+        takes_mask = "return_attention_mask" in inspect.signature(fe.__call__).parameters
+        mask = {"return_attention_mask": True} if takes_mask and getattr(fe, "return_attention_mask", False) is True else {}
+        # A batch of one: some extractors (Gemma 4's) mishandle a bare array.
+        inputs.update(fe([sample_audio(sampling_rate=rate)], sampling_rate=rate, return_tensors="pt", **mask))
     return inputs
 
 
@@ -44,7 +67,11 @@ _PLACEHOLDERS = {"image": "image_token", "video": "video_token", "audio": "audio
 
 
 def _placeholder(processor: Any, modality: str) -> str:
-    value = getattr(processor, _PLACEHOLDERS[modality], None)
+    # A processor whose expanded token differs from what the prompt carries names the prompt's
+    # one separately (Qianfan-OCR: `<image>` in the prompt, `<|context_image|>` after expansion).
+    value = getattr(processor, f"{modality}_placeholder_token", None)
+    if not isinstance(value, str):
+        value = getattr(processor, _PLACEHOLDERS[modality], None)
     return value if isinstance(value, str) else ""
 
 
@@ -68,6 +95,11 @@ def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, 
     base: dict[str, Any] = {"return_tensors": "pt", **media}
     if "tokenizer" not in attrs:
         return [base]
+    if "mm_token_type_ids" in (getattr(processor, "model_input_names", None) or ()) \
+            and not getattr(processor, "return_mm_token_type_ids", False):
+        # The processor lists the M-RoPE token types among the model's inputs but does not
+        # return them unless asked (Cosmos3 Edge): ask, as a user of the model must.
+        base["return_mm_token_type_ids"] = True
     marks = {m: _placeholder(processor, m) for m in _PLACEHOLDERS}
     used = {"image": "images", "video": "videos", "audio": "audio"}
     prefix = "".join(marks[m] for m in _PLACEHOLDERS if used[m] in media)
@@ -81,9 +113,12 @@ def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, 
     return variants
 
 
-def _from_processor(processor: Any, text_template: str | None = None) -> dict[str, Any]:
+def _from_processor(processor: Any, text_template: str | None = None,
+                    call: dict[str, str | None] | None = None) -> dict[str, Any]:
     first: Exception | None = None
-    for kwargs in _call_variants(processor, text_template):
+    for variant in _call_variants(processor, text_template):
+        # Fresh samples per variant: a processor may consume (mutate) its arguments.
+        kwargs = {k: v for k, v in {**variant, **call_samples(call or {})}.items() if v is not None}
         try:
             out = dict(processor(**kwargs))
             break
@@ -107,15 +142,71 @@ _TARGETS = frozenset({"labels", "label", "decoder_labels"})
 # (`Glm4vVisionModel.forward(hidden_states, grid_thw)` gets the processor's flattened patches).
 _INPUT_ALIASES: dict[str, tuple[str, ...]] = {
     "grid_thw": ("image_grid_thw", "video_grid_thw"),
-    "hidden_states": ("pixel_values", "pixel_values_videos"),
+    "hidden_states": ("pixel_values", "pixel_values_videos", "input_values"),
     "image_grid_thw": ("video_grid_thw",),
+    "merge_sizes": ("image_merge_sizes", "video_merge_sizes"),
     "pixel_position_ids": ("image_position_ids",),
-    "pixel_values": ("pixel_values_videos",),
+    "pixel_values": ("pixel_values_videos", "image_pixel_values"),
+    # Phi-4-multimodal's image processor names its crops and their patch masks `image_*`.
+    "patch_attention_mask": ("image_attention_mask",),
+    # Audio encoders whose parent passes the feature extractor's outputs under other names
+    # (Qwen3-ASR's `input_features_mask` is the extractor's `attention_mask`; Gemma 3n's `audio_mel`).
+    "input_features_mask": ("attention_mask",),
+    "audio_mel": ("input_features",),
 }
+# Boolean masks a sub-model takes inverted (True = padding) from what the processor gives: Gemma 3n's
+# parent calls its audio tower with `~input_features_mask`.
+_INVERTED_ALIASES: dict[str, str] = {"audio_mel_mask": "input_features_mask"}
+
+
+# `batch_size, _, height, width = pixel_values.shape`: the rank of images a model's code expects.
+_PIXEL_UNPACK = re.compile(r"^\s*(\w+(?:\s*,\s*\w+)+)\s*,?\s*=\s*pixel_values\.shape\s*$", re.M)
+
+
+def _pixel_rank(model: Any) -> int | None:
+    """The `pixel_values` rank the model unpacks: from its own class's code (a VLM's 5-D image
+    batches), else, for models without text input only (vision towers: a VLM's own code decides
+    for its tower), from the first submodule that unpacks it (the patch embedding)."""
+    own = _PIXEL_UNPACK.search(_class_source(type(model)))
+    if own:
+        return own.group(1).count(",") + 1
+    if "input_ids" in inspect.signature(model.forward).parameters:
+        return None
+    seen: set[type] = {type(model)}
+    for module in model.modules():
+        if type(module) in seen:
+            continue
+        seen.add(type(module))
+        found = _PIXEL_UNPACK.search(_class_source(type(module)))
+        if found:
+            return found.group(1).count(",") + 1
+    return None
+
+
+def _class_source(cls: type) -> str:
+    try:
+        return inspect.getsource(cls)
+    except (OSError, TypeError):
+        return ""
+
+
+def _match_pixel_rank(model: Any, out: dict[str, Any]) -> None:
+    """Composite processors batch images as (batch, images, C, H, W) and X-CLIP's cuts a clip into
+    (frames, C, H, W); a model unpacking one dimension fewer (a VLM's vision tower) gets the images
+    flattened, one dimension more (a video model) gets them as one batch."""
+    pixels = out.get("pixel_values")
+    if not hasattr(pixels, "dim") or pixels.dim() not in (4, 5):
+        return
+    rank = _pixel_rank(model)
+    if rank == pixels.dim() - 1:
+        out["pixel_values"] = pixels.flatten(0, 1)
+    elif rank == pixels.dim() + 1:
+        out["pixel_values"] = pixels.unsqueeze(0)
 
 
 def model_inputs(model: Any, inputs: dict[str, Any], arch: str) -> dict[str, Any]:
-    """Keep the named `forward` parameters the processors produced; reshape for multiple choice."""
+    """Keep the named `forward` parameters the processors produced; reshape images to the rank the
+    model unpacks, and for multiple choice."""
     params = inspect.signature(model.forward).parameters
     out = {k: v for k, v in inputs.items() if k in params and k not in _TARGETS}
     for name, sources in _INPUT_ALIASES.items():
@@ -124,6 +215,19 @@ def model_inputs(model: Any, inputs: dict[str, Any], arch: str) -> dict[str, Any
             found = next((inputs[s] for s in sources if s in inputs and s not in params), None)
             if found is not None:
                 out[name] = found
+    for name, source in _INVERTED_ALIASES.items():
+        if name in params and name not in out and source in inputs and source not in params:
+            out[name] = ~inputs[source].bool()
+    _match_pixel_rank(model, out)
+    patches, pixels = out.get("patch_attention_mask"), out.get("pixel_values")
+    if hasattr(patches, "dim") and hasattr(pixels, "dim") and patches.dim() == pixels.dim():
+        # A patch mask per crop (batch, crops, h, w) follows crops flattened into the batch.
+        out["patch_attention_mask"] = patches.flatten(0, 1).bool()
+    mask, ids = out.get("attention_mask"), inputs.get("input_ids")
+    if "input_ids" not in params and hasattr(mask, "shape") and hasattr(ids, "shape") and mask.shape == ids.shape:
+        # The text's mask (a dual encoder's processor output) is not a mask over a vision
+        # backbone's patches.
+        del out["attention_mask"]
     if arch.endswith("ForMultipleChoice"):
         for k, v in list(out.items()):
             if hasattr(v, "dim") and v.dim() == 2:
@@ -145,15 +249,56 @@ def _config_value(config: Any, dotted: str) -> Any:
     return value
 
 
+# Operators a shape expression may use (integer arithmetic only).
+_DIM_OPS: dict[type, Any] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+                             ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow}
+
+
+def _dim(entry: int | str, config: Any, dims: dict[str, int]) -> int:
+    """One shape entry: an int, or an integer expression over "batch"/"seq", dotted config
+    attributes and ints with + - * // ** and max()/len() (a time series' past length is
+    `context_length + max(lags_sequence)`); a list-valued attribute stands for its largest item
+    unless len() asks for its length."""
+    if isinstance(entry, int):
+        return entry
+
+    def name(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Attribute):
+            base = name(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def value(node: ast.expr, raw: bool = False) -> Any:
+        dotted = name(node)
+        if dotted is not None:
+            found = dims[dotted] if dotted in _DIM_WORDS else _config_value(config, dotted)
+            return found if raw or not isinstance(found, list | tuple) else max(found)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _DIM_OPS:
+            return _DIM_OPS[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("max", "len") \
+                and len(node.args) == 1:
+            items = value(node.args[0], raw=True)
+            items = list(items) if isinstance(items, list | tuple) else [items]
+            return max(items) if node.func.id == "max" else len(items)
+        raise ValidationError(f"synthesized input: unsupported shape expression {entry!r}")
+
+    return int(value(ast.parse(str(entry), mode="eval").body))
+
+
 def synthesized_inputs(config: Any, kwargs: dict[str, Any], spec: dict[str, Any], seed: int = 0) -> dict[str, Any]:
     """Inputs no processor can produce, built from config dims with a seeded generator.
 
     SYNTHESIZED, not processor output: only for forward parameters that the model needs and that
     no processor of the type produces (LXMERT's detector region features and boxes, which come
     from an external object detector). `spec` (the `inputs.synthesize` field of an override) maps
-    a parameter name to {shape: [...], fill: randn|unit|zeros|ones|int, high: ...}; a shape entry
-    is an int, "batch"/"seq" (from the processor's input_ids) or a dotted config attribute.
-    Parameters already present in `kwargs` are never replaced.
+    a parameter name to {shape: [...], fill: randn|unit|zeros|ones|int|box, high: ...}; a shape
+    entry (and `high`) is an int or an expression over "batch"/"seq" (from the processor's
+    input_ids) and config attributes (see `_dim`). Parameters already in `kwargs` are never
+    replaced.
     """
     import torch
 
@@ -166,21 +311,26 @@ def synthesized_inputs(config: Any, kwargs: dict[str, Any], spec: dict[str, Any]
     for name, raw in spec.items():
         if name in kwargs:
             continue
-        shape = [d if isinstance(d, int) else dims[d] if d in _DIM_WORDS else int(_config_value(config, d))
-                 for d in raw["shape"]]
+        shape = [_dim(d, config, dims) for d in raw["shape"]]
         fill = raw.get("fill", "randn")
         if fill == "randn":
             out[name] = torch.randn(shape, generator=gen)
         elif fill == "unit":  # normalized coordinates, boxes
             out[name] = torch.rand(shape, generator=gen)
         elif fill == "int":
-            high = raw.get("high", 1)
-            high = high if isinstance(high, int) else int(_config_value(config, high))
+            high = _dim(raw.get("high", 1), config, dims)
             out[name] = torch.randint(0, high, shape, generator=gen)
+        elif fill == "box":  # [x0, y0, x1, y1] integer boxes below `high`, corners ordered
+            high = _dim(raw.get("high", 1000), config, dims)
+            corners = torch.randint(0, high, shape, generator=gen)
+            xs, ys = corners[..., 0::2].sort(-1).values, corners[..., 1::2].sort(-1).values
+            out[name] = torch.stack([xs[..., 0], ys[..., 0], xs[..., 1], ys[..., 1]], dim=-1)
         elif fill in ("zeros", "ones"):
             out[name] = getattr(torch, fill)(shape, dtype=torch.long if raw.get("dtype") == "long" else None)
         else:
             raise ValidationError(f"synthesized input {name!r}: unknown fill {fill!r}")
+        if raw.get("dtype") in ("bool", "long"):  # masks and ids the model indexes with
+            out[name] = out[name].to(getattr(torch, raw["dtype"]))
     return out
 
 
@@ -197,11 +347,17 @@ def _decoder_inputs(model: Any) -> dict[str, Any]:
 
     params = inspect.signature(model.forward).parameters
     config = model.config
-    if "decoder_input_ids" not in params or not getattr(config, "is_encoder_decoder", False):
+    if "decoder_input_ids" not in params:
         return {}
-    start = getattr(config, "decoder_start_token_id", None)
-    if start is None:
-        start = getattr(config, "pad_token_id", None) or 0
+    # Also heads that are not `is_encoder_decoder` but decode an answer (BLIP's question
+    # answering): only tried after a forward without decoder inputs failed.
+    text = getattr(config, "text_config", None)
+    for cfg, key in ((config, "decoder_start_token_id"), (text, "bos_token_id"), (config, "pad_token_id")):
+        start = getattr(cfg, key, None) if cfg is not None else None
+        if isinstance(start, int):
+            break
+    else:
+        start = 0
     return {"decoder_input_ids": torch.tensor([[start, start]])}
 
 
@@ -233,12 +389,27 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
 
     model.eval()
     kwargs = model_inputs(model, inputs, arch)
+    params = inspect.signature(model.forward).parameters
+    # An entry may name the only `architectures` it is for, and `replace` a processor output of the
+    # same name that is a different quantity (a music decoder's `input_ids` are codec codes, while the
+    # type's tokenizer makes text ids for the text encoder of the full model).
+    # A list holds one entry per group of architectures (the first that applies is used).
+    spec = {}
+    for name, raw in _synthesize_spec(model).items():
+        entry = next((e for e in (raw if isinstance(raw, list) else [raw]) if arch in e.get("architectures", [arch])),
+                     None)
+        if name in params and entry is not None:
+            spec[name] = entry
+    for name, raw in spec.items():
+        if name not in inputs or raw.get("replace"):
+            # The data says no processor produces it: not a processor output under another name
+            # either (a codec decoder's `hidden_states` are latents, not the extractor's waveform).
+            kwargs.pop(name, None)
+    # Types with no processor at all (time series) get every input from their synthesize data.
+    kwargs.update(synthesized_inputs(model.config, kwargs, spec))
     if not kwargs:
         raise ValidationError(f"{arch}: the processors produced no input the model's forward accepts "
                               f"(produced {sorted(inputs)})")
-    params = inspect.signature(model.forward).parameters
-    spec = {k: v for k, v in _synthesize_spec(model).items() if k in params}
-    kwargs.update(synthesized_inputs(model.config, kwargs, spec))
     with torch.no_grad():
         try:
             outputs = model(**kwargs)

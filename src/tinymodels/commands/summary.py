@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         from tinymodels.reports import CREATION_REPORT, atomic_write_text
 
         path = find_report_file(args.report_dir, CREATION_REPORT)
-        text = render_coverage(validate_creation_report(read_json(path), str(path)))
+        from tinymodels.discover import auto_mapped_pairs
+
+        text = render_coverage(validate_creation_report(read_json(path), str(path)), auto_mapped_pairs())
         if args.output:
             atomic_write_text(args.output, text)
             log.info(f"coverage table written to {args.output}")

@@ -1,0 +1,113 @@
+"""Size-budget mechanisms (shrink rules, repairs, timm towers, derived fields) on real model
+types: the tiny configs they make, and real builds that load and run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import assert_all_validate, build_in_process
+from tinymodels.tiny_config import config_from_dict, tiny_config_dict
+
+BUILT = ("gemma3n_vision", "sam2", "pp_ocrv6_small_det")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """gemma3n_vision (timm tower shrunk through model_args, block specs kept for the reload),
+    sam2 (growing hiera widths, image-scaled feature sizes), pp_ocrv6_small_det (nested block
+    specs, per-type backbone data)."""
+    return build_in_process(tmp_path_factory, "budget", BUILT)
+
+
+@pytest.mark.parametrize("model_type", BUILT)
+def test_every_architecture_validates(built: dict[str, Any], model_type: str) -> None:
+    assert_all_validate(built[model_type])
+
+
+def test_timm_tower_checkpoint_keeps_its_block_specs(built: dict[str, Any]) -> None:
+    # timm consumes block specs in place when it builds; the saved config must still have them.
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(built["out"] / "gemma3n_vision" / "TimmWrapperModel")
+    blocks = config.model_args["block_args"]
+    assert all("block_type" in block for stage in blocks for block in stage)
+
+
+def test_block_specs_shrink_channels_and_keep_flags() -> None:
+    blocks = tiny_config_dict("pp_lcnet_v3")["block_configs"]
+    flat = [block for stage in blocks for block in stage]
+    assert all(max(block[1], block[2]) <= 32 for block in flat)  # [kernel, in, out, stride, se]
+    assert {block[4] for block in flat} == {True, False}  # use_se flags untouched
+    nested = tiny_config_dict("pp_lcnet_v4")["block_configs"]
+    assert [2, 1] in [block[3] for stage in nested for block in stage]  # nested strides untouched
+
+
+def test_growing_stage_widths_keep_growing() -> None:
+    hiera = tiny_config_dict("sam2_hiera_det_model")
+    widths = hiera["embed_dim_per_stage"]
+    assert widths == sorted(set(widths)) and widths[0] == hiera["hidden_size"]
+    vision = tiny_config_dict("sam2")["vision_config"]
+    assert vision["backbone_channel_list"] == vision["backbone_config"]["embed_dim_per_stage"][::-1]
+
+
+def test_feature_sizes_follow_the_patch_grid() -> None:
+    # sam2: stride-4 hiera patches on a 32-pixel image; sam3: the ViT patch shrinks too (14 -> 4).
+    assert tiny_config_dict("sam2")["vision_config"]["backbone_feature_sizes"] == [[8, 8], [4, 4], [2, 2]]
+    assert tiny_config_dict("sam3_tracker")["vision_config"]["backbone_feature_sizes"] == [[32, 32], [16, 16], [8, 8]]
+
+
+def test_timm_towers_get_tiny_model_args_and_their_real_width() -> None:
+    from tinymodels.discover import architectures_for
+    from tinymodels.models import check_size, model_class
+
+    vision = tiny_config_dict("gemma3n_vision")
+    assert vision["hidden_size"] == 2048  # MobileNetV5's fusion output width is fixed
+    video = tiny_config_dict("pe_video_encoder")["vision_config"]["model_args"]
+    assert video["embed_dim"] == 32 and video["depth"] == 2
+    for model_type in ("gemma3n_vision", "pe_video_encoder", "edgetam_vision_model"):
+        config = config_from_dict(model_type, tiny_config_dict(model_type))
+        for arch in architectures_for(model_type):
+            assert 0 < check_size(model_class(arch, config), config) < 2_500_000, (model_type, arch)
+
+
+def test_sub_configs_take_their_own_type_overrides() -> None:
+    from tinymodels.knowledge import override_for
+
+    dac = override_for("dac").config["encoder_hidden_size"]
+    assert tiny_config_dict("pe_audio_encoder")["dac_config"]["encoder_hidden_size"] == dac
+    assert tiny_config_dict("vibevoice_asr")["acoustic_tokenizer_encoder_config"]["num_filters"] == 1
+
+
+def test_derived_fields_are_derived_from_the_tiny_values() -> None:
+    dots = tiny_config_dict("dots3_note_audio_encoder")
+    assert dots["conv_output_size"] == dots["downsample_hidden_size"] * ((dots["feature_size"] + 7) // 8)
+    speech = tiny_config_dict("fastspeech2_conformer")
+    assert speech["encoder_config"]["linear_units"] == speech["encoder_linear_units"] <= 64
+    assert speech["encoder_config"]["layers"] == speech["encoder_layers"]
+
+
+def test_sibling_config_is_used_as_is() -> None:
+    import transformers
+
+    from tinymodels.models import config_for
+
+    config = config_from_dict("sam2_video", tiny_config_dict("sam2_video"))
+    assert config_for(transformers.Sam2Model, config) is config
+
+
+def test_vocabulary_without_tokenizer_shrinks_to_target() -> None:
+    from tinymodels.align import _text_configs, clamp_token_ids
+
+    tiny = tiny_config_dict("glmga")
+    clamp_token_ids(tiny, 1024)
+    assert tiny["text_config"]["vocab_size"] <= 1024
+    omni = tiny_config_dict("qwen2_5_omni")
+    assert any(d is omni["thinker_config"]["text_config"] for d in _text_configs(omni))
+
+
+def test_checkpoint_folders_exist(built: dict[str, Any]) -> None:
+    out: Path = built["out"]
+    assert (out / "sam2" / "Sam2Model" / "model.safetensors").is_file()
