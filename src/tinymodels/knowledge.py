@@ -13,9 +13,31 @@ import yaml
 PACKAGE: Final[str] = "tinymodels"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate mapping keys (plain YAML keeps the last one silently,
+    so a second entry for a type would quietly replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            # Only the mapping's own scalar keys: `<<` merge keys may be overridden on purpose.
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key_node.value!r}: merge the two entries", key_node.start_mark)
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_text(text: str) -> Any:
+    """YAML with duplicate keys refused (see `_UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _load_yaml(name: str) -> dict[str, Any]:
     text = resources.files(PACKAGE).joinpath("resources", name).read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
+    data = load_yaml_text(text) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{name}: expected a mapping at top level")
     return data
