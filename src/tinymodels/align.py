@@ -184,6 +184,7 @@ def align_with_processor(config: Any, processor: Any) -> dict[str, int]:
     Returns the config fields changed (for the tests and the log).
     """
     changed: dict[str, int] = {}
+    done: set[tuple[int, str]] = set()
     for modality in ("image", "video", "audio"):
         try:
             ids = getattr(processor, f"{modality}_token_ids")
@@ -198,12 +199,46 @@ def align_with_processor(config: Any, processor: Any) -> dict[str, int]:
             tok_id = tok_id if tok_id != tokenizer.unk_token_id else None
         if not isinstance(tok_id, int) or isinstance(tok_id, bool) or tok_id < 0:
             continue
+        if modality == "image":
+            tok_id = _expanded_image_id(processor, tok_id)
         for cfg in _sub_configs(config):
+            aliases = getattr(cfg, "attribute_map", None) or {}
             for key in (f"{modality}_token_id", f"{modality}_token_index"):
+                if (id(cfg), aliases.get(key, key)) in done:
+                    # Molmo2 maps image_token_id and video_token_id onto one field (image_patch_id):
+                    # the first modality's id stays.
+                    continue
                 value = getattr(cfg, key, None)
                 # None: a placeholder field the default config leaves unset (BLIP-2's image_token_index).
                 unset = value is None and key in cfg.to_dict()
                 if unset or isinstance(value, int) and not isinstance(value, bool) and value != tok_id:
                     setattr(cfg, key, tok_id)
                     changed[key] = tok_id
+                if unset or isinstance(value, int):
+                    done.add((id(cfg), aliases.get(key, key)))
     return changed
+
+
+def _expanded_image_id(processor: Any, declared: int) -> int:
+    """The id a processor's image expansion really carries: the added token it repeats most when
+    that is repeated more often than `declared` (Ovis2 names `<image>` as its image token but
+    expands it into `<IMG_ATOM>` tokens, which the model replaces by image features), else
+    `declared`."""
+    from collections import Counter
+
+    from tinymodels.samples import sample_image
+
+    token = getattr(processor, "image_token", None)
+    tokenizer = getattr(processor, "tokenizer", None)
+    if not isinstance(token, str) or tokenizer is None:
+        return declared
+    try:
+        out = processor(text=token + "Hello", images=sample_image(), return_tensors="pt")
+        ids = out["input_ids"][0].tolist()
+    except Exception:  # noqa: BLE001 - a processor needing other arguments keeps its declared id
+        return declared
+    added = set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
+    counts = Counter(i for i in ids if i in added)
+    best = counts.most_common(1)
+    # Llama 4 keeps one `<|image|>` and repeats `<|patch|>`: the repeated token carries the features.
+    return best[0][0] if best and best[0][1] > max(1, ids.count(declared)) else declared

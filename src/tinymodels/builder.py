@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,16 +114,93 @@ def _is_media_only(model_type: str) -> bool:
     tokenizer's text `attention_mask` would be passed to it as an audio mask."""
     import inspect
 
-    import transformers
-
     from tinymodels.discover import architecture_mappings
 
-    forwards = [getattr(getattr(transformers, a, None), "forward", None) for a in architecture_mappings(model_type)]
+    forwards = [_forward_of(a) for a in architecture_mappings(model_type)]
     if not forwards or any(f is None for f in forwards):
         return False
     params = [set(inspect.signature(f).parameters) for f in forwards]
     return all(any(_MEDIA_INPUT.search(n) for n in p) and not any(n.endswith("input_ids") for n in p)
                for p in params)
+
+
+def _forward_of(arch: str) -> Any:
+    """`transformers.<arch>.forward`, or None when the class is not exported or is a placeholder of
+    a library that is not installed (those raise ImportError on any attribute)."""
+    import transformers
+
+    try:
+        return getattr(getattr(transformers, arch, None), "forward", None)
+    except ImportError:
+        return None
+
+
+def _unregistered_processor(model_type: str, classes: Any) -> Any:
+    """A `ProcessorMixin` for a multimodal type that registers none and no tokenizer either
+    (`kosmos-2.5`, `glmga`, `qwen2_5_omni_thinker`): without one no text ids are made at all, and a
+    bare tokenizer would not expand the media placeholders. Every architecture must read token ids
+    and media. Looked up in the type's own processing module (Kosmos2_5Processor), else the owner it
+    inherits from (the Omni thinker reads everything `Qwen2_5OmniProcessor` makes), else its
+    modular parents breadth first (glmga -> glm4v, the first package its modular source imports)."""
+    import importlib
+    import inspect
+
+    import transformers
+
+    from tinymodels.discover import architecture_mappings, config_class, processor_classes
+
+    if classes.processor or classes.tokenizer:
+        return classes
+    forwards = [_forward_of(a) for a in architecture_mappings(model_type)]
+    if not forwards or any(f is None for f in forwards):
+        return classes
+    params = [set(inspect.signature(f).parameters) for f in forwards]
+    if not all("input_ids" in p and any(_MEDIA_INPUT.search(n) for n in p) for p in params):
+        return classes
+    home = _home_type(config_class(model_type))
+    try:
+        module = importlib.import_module(f"transformers.models.{home}.processing_{home}")
+    except ImportError:
+        module = None
+    mixin = transformers.ProcessorMixin
+    own = [c for c in vars(module).values() if isinstance(c, type) and issubclass(c, mixin) and c is not mixin
+           and c.__module__ == module.__name__ and hasattr(transformers, c.__name__)] if module else []
+    if own:
+        return dataclasses.replace(classes, processor=own[0].__name__)
+    for parent in _ancestors(model_type, tuple(t for t in (classes.inherited_from,) if t)):
+        try:
+            found = processor_classes(parent).processor
+        except Exception:  # noqa: BLE001 - a parent that cannot be looked up lends nothing
+            continue
+        if found:
+            return dataclasses.replace(classes, processor=found)
+    return classes
+
+
+def _ancestors(model_type: str, first: tuple[str, ...] = ()) -> Iterator[str]:
+    """Types `model_type` derives from, nearest first: `first`, then its modular parents and
+    theirs, breadth first; each once."""
+    from tinymodels.discover import modular_parents
+
+    seen, todo = {model_type}, [*first, *modular_parents(model_type)]
+    while todo:
+        parent = todo.pop(0)
+        if parent in seen:
+            continue
+        seen.add(parent)
+        yield parent
+        todo.extend(modular_parents(parent))
+
+
+def _processor_takes_tokenizer(name: str | None) -> bool:
+    """Whether the `ProcessorMixin` named `name` holds a tokenizer."""
+    import transformers
+
+    cls = getattr(transformers, name, None) if name else None
+    try:
+        return cls is not None and "tokenizer" in cls.get_attributes()
+    except Exception:  # noqa: BLE001 - a placeholder for a class whose library is missing
+        return False
 
 
 def _home_type(cls: Any) -> str | None:
@@ -131,19 +209,18 @@ def _home_type(cls: Any) -> str | None:
     return parts[2] if len(parts) > 2 and parts[1] == "models" else None
 
 
-# Forward parameters carrying media (pixels, patches, audio features or waveforms).
-_MEDIA_INPUT = re.compile(r"pixel_values|^input_features$|^input_values$|^audio_values$|^grid_thw$")
+# Forward parameters carrying media (pixels, patches, audio features or waveforms; Pix2Struct-style
+# flattened patches).
+_MEDIA_INPUT = re.compile(r"pixel_values|^input_features$|^input_values$|^audio_values$|^grid_thw$|^flattened_patches$")
 
 
 def _is_text_only(model_type: str) -> bool:
     """True when every architecture's `forward` takes `input_ids` and no media input."""
     import inspect
 
-    import transformers
-
     from tinymodels.discover import architecture_mappings
 
-    forwards = [getattr(getattr(transformers, a, None), "forward", None) for a in architecture_mappings(model_type)]
+    forwards = [_forward_of(a) for a in architecture_mappings(model_type)]
     if not forwards or any(f is None for f in forwards):
         return False
     params = [set(inspect.signature(f).parameters) for f in forwards]
@@ -212,18 +289,13 @@ def _related_image_processor(model_type: str, classes: Any) -> tuple[Any, str | 
     """An image processor for a vision type with no processor class at all (`d_fine`, `vitdet`):
     that of the nearest model it is derived from (its modular source's parents, breadth first:
     `d_fine` → `rt_detr`), else the generic one. Returns (classes, a warning saying which)."""
-    from tinymodels.discover import modular_parents, processor_classes
+    from tinymodels.discover import processor_classes
 
     empty = not (classes.tokenizer or classes.image_processor or classes.feature_extractor
                  or classes.video_processor or classes.processor)
     if not empty or not _takes_images(model_type):
         return classes, None
-    seen, todo = {model_type}, list(modular_parents(model_type))
-    while todo:
-        parent = todo.pop(0)
-        if parent in seen:
-            continue
-        seen.add(parent)
+    for parent in _ancestors(model_type):
         try:
             found = _with_home_components(parent, processor_classes(parent))
         except Exception:  # noqa: BLE001 - a parent that cannot be looked up lends nothing
@@ -231,7 +303,6 @@ def _related_image_processor(model_type: str, classes: Any) -> tuple[Any, str | 
         if found.image_processor:
             return (dataclasses.replace(classes, image_processor=found.image_processor),
                     f"processor: no image processor registered; using {found.image_processor} of {parent}")
-        todo.extend(modular_parents(parent))
     return (dataclasses.replace(classes, image_processor=GENERIC_IMAGE_PROCESSOR),
             f"processor: no image processor registered; using the generic {GENERIC_IMAGE_PROCESSOR}")
 
@@ -274,24 +345,26 @@ def _declared_components(classes: Any) -> Any:
 _COMPONENTS = ("image_processor", "feature_extractor", "video_processor")
 
 
-def split_processor_override(data: dict[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, Any]]:
+def split_processor_override(data: dict[str, Any]) -> tuple[dict[str, str | None], dict[str, dict[str, Any]], dict[str, Any]]:
     """Split an override's `processor` mapping into (component classes, component kwargs, processor kwargs).
 
     `image_processor: Idefics3ImageProcessor` names the class of a component the type's mappings do
     not register; `image_processor: {class: X, key: value}` also (or only) sets its kwargs;
-    `class: X` names the `ProcessorMixin` itself when no mapping registers one (Kosmos-2); every
-    other key is a kwarg of the `ProcessorMixin`.
+    `class: X` names the `ProcessorMixin` itself when no mapping registers one (Kosmos-2); a
+    component or `class` set to null is dropped; every other key is a kwarg of the `ProcessorMixin`.
     """
-    classes: dict[str, str] = {}
+    classes: dict[str, str | None] = {}
     component_kwargs: dict[str, dict[str, Any]] = {}
     rest: dict[str, Any] = {}
     for key, value in (data or {}).items():
-        if key == "class" and isinstance(value, str):
+        if key == "class" and (value is None or isinstance(value, str)):
+            # `class: null` drops a registered `ProcessorMixin` whose construction itself needs
+            # the network (MGP-STR's downloads two Hub tokenizers): its components are used alone.
             classes["processor"] = value
         elif key not in _COMPONENTS:
             rest[key] = value
-        elif isinstance(value, str):
-            classes[key] = value
+        elif value is None or isinstance(value, str):
+            classes[key] = value  # None drops a registered component the model reads nothing from
         elif isinstance(value, dict):
             settings = dict(value)
             if isinstance(settings.get("class"), str):
@@ -327,7 +400,8 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
 
     override = override_for(model_type)
     named, component_kwargs, processor_kwargs = split_processor_override(override.processor if override else {})
-    classes = _declared_components(_with_home_components(model_type, processor_classes(model_type)))
+    classes = _declared_components(_with_home_components(model_type, _unregistered_processor(
+        model_type, processor_classes(model_type))))
     if named:
         classes = dataclasses.replace(classes, **named)
     classes, borrowed = _related_image_processor(model_type, classes)
@@ -335,14 +409,18 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     if borrowed:
         procs.warnings.append(borrowed)
     vocab: int | None = None
-    tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny)
+    tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny) \
+        or ("TokenizersBackend" if _processor_takes_tokenizer(classes.processor) else None)
     if tok_class:
         procs.tokenizer = _stage("tokenizer", train_tokenizer, tok_class, options.corpus, options.vocab_size)
-        _stage("tokenizer", add_special_tokens, procs.tokenizer, _model_special_tokens(classes, tiny, procs, override))
-        if classes.processor and pads_by_default(classes.processor):
+        # The processor class is read inside the stages: a class whose library is missing
+        # (MusicGen Melody's needs torchaudio) raises on attribute access, a missing dependency.
+        _stage("tokenizer", lambda: add_special_tokens(procs.tokenizer,
+                                                       _model_special_tokens(classes, tiny, procs, override)))
+        if classes.processor and _stage("processor", pads_by_default, classes.processor):
             add_pad_token(procs.tokenizer)
         if classes.processor:
-            _stage("tokenizer", add_plain_tokens, procs.tokenizer, processor_added_tokens(classes.processor))
+            _stage("tokenizer", lambda: add_plain_tokens(procs.tokenizer, processor_added_tokens(classes.processor)))
         vocab = align_with_tokenizer(tiny, procs.tokenizer)
     else:
         clamp_token_ids(tiny, options.vocab_size)
@@ -427,6 +505,17 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     }
 
 
+def _unexported_architectures(mappings: dict[str, Any]) -> dict[str, str]:
+    """Mapped architectures that transformers does not export (VoxtralRealtimeTextModel): the Auto
+    classes look a mapped name up in the package, so no checkpoint of them can be loaded (an
+    upstream limitation); each is reported as skipped with that reason."""
+    import transformers
+
+    return {arch: f"{arch} is named by an Auto mapping but not exported by transformers, so the Auto "
+                  "classes cannot load a saved checkpoint of it (upstream limitation)"
+            for arch in mappings if not hasattr(transformers, arch)}
+
+
 def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     """Build every architecture of `model_type` into `out_dir`; return (config class name, entry)."""
     from tinymodels.discover import COMPOSITES, architecture_mappings, config_class
@@ -442,7 +531,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     config_name = config_class(model_type).__name__
     mappings = architecture_mappings(model_type)
     override = override_for(model_type)
-    skip_arch = dict(override.skip_architectures) if override else {}
+    skip_arch = {**_unexported_architectures(mappings), **(override.skip_architectures if override else {})}
     archs = [a for a in mappings if a not in options.skip]
     entry: dict[str, Any] = {"model_type": model_type, "processor": {}, "pytorch": {}}
 
@@ -472,6 +561,9 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     with tempfile.TemporaryDirectory(prefix="tinymodels-procs-") as tmp:
         procs_dir = Path(tmp)
         try:
+            # The config beside the processors, as in the checkpoint: some processors are loaded
+            # from config.json (timm's image processor reads its `pretrained_cfg` there).
+            _stage("processor", config.save_pretrained, procs_dir)
             _stage("processor", procs.save, procs_dir)
             loaded = _stage("processor", reload_processors, procs_dir, procs)
             text = override.inputs.get("text") if override else None

@@ -147,10 +147,58 @@ def instantiate(arch: str, config: Any, seed: int) -> Any:
         config.is_encoder_decoder = False
     check_size(cls, config)
     torch.manual_seed(seed)
-    with _pristine_model_args(config):
+    with _pristine_model_args(config), _nan_filled_empty():
         model = cls(config)
+    _init_left_uninitialized(model, config)
+    dtype = getattr(config, "dtype", None)
+    dtype = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point and dtype != torch.float32:
+        # A config naming a half dtype (Llama 4: its image processor emits bfloat16 pixels) is a
+        # checkpoint saved, and loaded back ("auto"), in that dtype.
+        model = model.to(dtype)
     model.eval()
     return model
+
+
+@contextlib.contextmanager
+def _nan_filled_empty() -> Iterator[None]:
+    """Make `torch.empty` fill floats with NaN while a model is built, so that parameters its
+    `_init_weights` never touches (Qwen3-Omni's talker experts) are told apart from initialized
+    ones instead of holding whatever memory they got (different on every run, sometimes NaN)."""
+    import torch
+
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    fill = torch.utils.deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        yield
+    finally:
+        torch.utils.deterministic.fill_uninitialized_memory = fill
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+
+
+def _init_left_uninitialized(model: Any, config: Any) -> None:
+    """Draw the parameters the model's own init left unwritten (all NaN after `_nan_filled_empty`)
+    from the seeded generator, with the config's initializer_range (as `_init_weights` would)."""
+    import torch
+
+    std = getattr(config, "initializer_range", None)
+    if not isinstance(std, float):
+        try:
+            std = getattr(config.get_text_config(), "initializer_range", None)
+        except (AttributeError, ValueError):  # no text config, or several (MusicGen: text encoder + decoder)
+            std = None
+    std = std if isinstance(std, float) else 0.02
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.is_floating_point() and param.numel() and torch.isnan(param).all():
+                param.normal_(0.0, std)
+        for buffer in model.buffers():
+            # A buffer nothing wrote held stale memory before; zeros are its neutral value.
+            if buffer.is_floating_point() and buffer.numel() and torch.isnan(buffer).all():
+                buffer.zero_()
 
 
 @contextlib.contextmanager
@@ -171,8 +219,39 @@ def _pristine_model_args(config: Any) -> Iterator[None]:
 
 
 def save(model: Any, path: Path) -> None:
-    """Save weights as safetensors plus config (and generation config when present)."""
+    """Save weights as safetensors plus config (and generation config when present), and the
+    side files the class's `from_pretrained` requires (see `write_speakers`)."""
     model.save_pretrained(path, safe_serialization=True)
+    write_speakers(model, path)
+
+
+SPEAKER_FILE: Final = "spk_dict.pt"
+
+
+def write_speakers(model: Any, path: Path) -> bool:
+    """Write the speaker file that speech-generating models with a `speaker_map` (Qwen2.5-Omni) load
+    in `from_pretrained` and cannot load without: one speaker, named as `generate`'s default one,
+    with the talker's text start token, a zero speaker embedding and a short zero reference mel of
+    the code-to-wave decoder's sizes. Returns whether a file was written."""
+    import inspect
+
+    import torch
+
+    if not (hasattr(model, "load_speakers") and isinstance(getattr(model, "speaker_map", None), dict)):
+        return False
+    speaker = inspect.signature(model.generate).parameters.get("speaker")
+    dit = getattr(getattr(model.config, "token2wav_config", None), "dit_config", None)
+    talker = getattr(model.config, "talker_config", None)
+    if speaker is None or not isinstance(speaker.default, str) or dit is None or talker is None:
+        return False
+    params = {
+        "bos_token": int(talker.tts_text_start_token_id),
+        "cond": torch.zeros(1, dit.enc_emb_dim),
+        # Long enough for the speaker encoder's dilated, reflect-padded convolutions.
+        "ref_mel": torch.zeros(1, 32, dit.mel_dim),
+    }
+    torch.save({speaker.default: params}, path / SPEAKER_FILE)
+    return True
 
 
 def reload(arch: str, path: Path, mappings: tuple[str, ...]) -> Any:

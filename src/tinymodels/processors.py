@@ -176,8 +176,25 @@ def _pixel_token_side(config: Any) -> int | None:
     return None
 
 
+def timm_pretrained_cfg(config: Any) -> dict[str, Any] | None:
+    """The timm data settings (`pretrained_cfg`: input size, mean, std…) that a timm checkpoint's
+    config.json carries and `TimmWrapperImageProcessor` is built from."""
+    value = getattr(config, "pretrained_cfg", None) if config is not None else None
+    return dict(value) if isinstance(value, dict) else None
+
+
 # Required processor data a checkpoint ships and the model config determines: kwarg -> deriver.
-_DERIVED_KWARGS: dict[str, Any] = {"clusters": color_clusters}
+_DERIVED_KWARGS: dict[str, Any] = {"clusters": color_clusters, "pretrained_cfg": timm_pretrained_cfg}
+
+
+def _required_kwargs(cls: type, config: Any) -> dict[str, Any]:
+    """Derived values for the `__init__` arguments the class has no default for (timm's
+    `pretrained_cfg`), so that even its default instance can be made."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    required = [p.name for p in params if p.default is inspect.Parameter.empty and p.name != "self"
+                and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    derived = {name: _DERIVED_KWARGS[name](config) for name in required if name in _DERIVED_KWARGS}
+    return {k: v for k, v in derived.items() if v is not None}
 
 
 def _offline_kwargs(cls: type, default: Any, config: Any) -> dict[str, Any]:
@@ -219,8 +236,9 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
     import transformers
 
     cls = getattr(transformers, class_name)
-    default = cls()
-    kwargs = {**image_config_kwargs(cls, default, config), **_offline_kwargs(cls, default, config)}
+    required = _required_kwargs(cls, config)
+    default = cls(**required)
+    kwargs = {**required, **image_config_kwargs(cls, default, config), **_offline_kwargs(cls, default, config)}
     if "do_sample_frames" in _valid_kwargs(cls):
         # Frame sampling wants more frames (or fps metadata) than a short sample clip has: use them all.
         kwargs["do_sample_frames"] = False
@@ -271,6 +289,27 @@ def _mel_bins(config: Any) -> int | None:
     return None
 
 
+# Config fields holding the model width, which some extractors' features are fed at directly.
+_WIDTH_FIELDS = ("d_model", "hidden_size")
+
+
+def _width_features(size: Any, config: Any) -> int | None:
+    """The tiny model width when the extractor's default feature size is the default config's width:
+    its features are the encoder's input embeddings (Pop2Piano's 512 mel bands = d_model), so they
+    follow the tiny width. None for a config without mel fields that does not match."""
+    if config is None or not isinstance(size, int) or size <= 1:
+        return None
+    try:
+        reference = type(config)()
+    except Exception:  # noqa: BLE001 - a config class that needs arguments has no defaults to compare
+        return None
+    for name in _WIDTH_FIELDS:
+        value = getattr(config, name, None)
+        if getattr(reference, name, None) == size and isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def build_feature_extractor(class_name: str, config: Any, extra: dict[str, Any] | None = None) -> Any:
     """The feature extractor with feature size / mel bins matching the tiny config (then `extra`)."""
     import transformers
@@ -279,6 +318,8 @@ def build_feature_extractor(class_name: str, config: Any, extra: dict[str, Any] 
     default = cls()
     kwargs: dict[str, Any] = {}
     mel = _mel_bins(config)
+    if mel is None:
+        mel = _width_features(getattr(default, "feature_size", None), config)
     if mel is not None and getattr(default, "feature_size", mel) != mel:
         kwargs["feature_size"] = mel
         if hasattr(default, "num_mel_bins"):
@@ -431,7 +472,31 @@ def processor_added_tokens(class_name: str) -> list[str]:
         source = inspect.getsource(module) if module is not None else ""
     except (OSError, TypeError):
         return []
-    return [text for _, text in _TOKEN_SELF_ADDED.findall(source)]
+    return list(dict.fromkeys([text for _, text in _TOKEN_SELF_ADDED.findall(source)] + _literal_placeholders(source)))
+
+
+# A placeholder token spelled out in a processor's code: `<IMG_ATOM>`, `<im_patch>`, `<|image_pad|>`.
+_LITERAL_TOKEN = re.compile(r"<\|?[A-Za-z][A-Za-z0-9_]{2,}\|?>")
+
+
+def _literal_placeholders(source: str) -> list[str]:
+    """Token strings a processor writes into prompts itself (Ovis2's
+    `f"<IMG_START>{'<IMG_ATOM>' * n}<IMG_END>"`, Molmo2's `["<im_patch>"] * width`): real
+    checkpoints' tokenizers hold each as one token, whose id the model looks for, so the trained
+    tokenizer gets them too. Read from the module's string constants outside docstrings."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    docstrings = {id(node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            found.extend(_LITERAL_TOKEN.findall(node.value))
+    return list(dict.fromkeys(found))
 
 
 def add_plain_tokens(tokenizer: Any, texts: list[str]) -> int:

@@ -127,9 +127,16 @@ CALL_SAMPLES: dict[str, Any] = {
     "semantic_task": lambda: ["semantic"],
     "html": lambda: SAMPLE_HTML,
     "proteins": lambda: [dict(SAMPLE_PROTEIN)],
+    "protein_sequence": lambda: SAMPLE_PROTEIN["aa_seq"],
     "messages": sample_messages,
     "language": lambda: "en",  # a language code (speech recognition prompts)
     "music": sample_music,
+    "audio": sample_audio,  # the 1 s sample tone, for processors given a second medium
+    # A processor switch turned on (FLAVA's `return_codebook_pixels`, for its pre-training head).
+    "switch_on": lambda: True,
+    # 1.03 s of the sample tone: 104 spectrogram frames at the usual 10 ms hop (a centered STFT
+    # gives 1 + samples // hop), a whole number of groups for encoders that subsample by 8.
+    "audio_104_frames": lambda: sample_audio(seconds=1.03),
 }
 
 

@@ -120,6 +120,35 @@ def _defaults(model_type: str, override_config: dict[str, Any]) -> dict[str, Any
         return cls(**kwargs).to_dict()
 
 
+def _enable_subconfigs(model_type: str, defaults: dict[str, Any], override_config: dict[str, Any]) -> set[str]:
+    """Sub-configs the default config leaves None (Gemma 4's vision_config) that an override
+    switches on with an empty mapping (`vision_config: {}`): they get their class's defaults
+    here, before shrinking, so the tiny config holds a shrunk tower. Returns those keys."""
+    from transformers import AutoConfig
+
+    from tinymodels.discover import config_class
+
+    cls = config_class(model_type)
+    subs = getattr(cls, "sub_configs", None) or {}
+    # An `AutoConfig` sub-config declares its default model type in its spec (EmbeddingGemma 2's
+    # vision_config: gemma4_vision).
+    specs = getattr(cls, "sub_configs_defaults", None) or {}
+    enabled: set[str] = set()
+    for key, value in override_config.items():
+        if value != {} or defaults.get(key) is not None:
+            continue
+        sub = subs.get(key)
+        declared = getattr(specs.get(key), "model_type", None)
+        if isinstance(getattr(sub, "model_type", None), str) and sub.model_type:
+            defaults[key] = sub().to_dict()
+        elif isinstance(declared, str) and declared:
+            defaults[key] = AutoConfig.for_model(declared).to_dict()
+        else:
+            continue
+        enabled.add(key)
+    return enabled
+
+
 def _find_subconfig(d: dict[str, Any], model_type: str) -> dict[str, Any] | None:
     """The first nested sub-config dict of `model_type` in `d` (breadth first)."""
     todo = [d]
@@ -236,13 +265,15 @@ def tiny_config_dict(model_type: str, check: bool = True) -> dict[str, Any]:
 
     override = override_for(model_type)
     defaults = _defaults(model_type, override.config if override else {})
+    enabled = _enable_subconfigs(model_type, defaults, override.config if override else {})
     add_owner_fields(model_type, defaults)
     keep = frozenset(override.keep) if override else frozenset()
     tiny = shrink_dict(copy.deepcopy(defaults), keep)
     apply_nested_overrides(tiny)
     if override:
         for dotted, value in override.config.items():
-            set_path(tiny, dotted, value)
+            if dotted not in enabled:
+                set_path(tiny, dotted, value)
     # Repairs only touch what is inconsistent, so values set by overrides stay unless they conflict.
     repair_tree(tiny, defaults)
     rederive_fields(model_type, tiny, defaults)

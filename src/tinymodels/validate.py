@@ -1,7 +1,10 @@
 """Validation: a forward pass on inputs made by the model's own processors.
 
 A model passes when its forward pass (and, for generative heads, a short `generate`)
-runs on the processor output and every floating-point output is finite.
+runs on the processor output and every floating-point output is finite. Models without a forward
+of their own but with `generate` (Qwen3-Omni) are validated by `generate`; video trackers whose
+forward takes an inference session get one built by their processor (`VideoSessions`); a type's
+`inputs.entry_point` data names a public featurize-and-run method instead (ESMFold2).
 """
 
 from __future__ import annotations
@@ -36,16 +39,21 @@ def processor_inputs(procs: Processors, text_template: str | None = None,
     override: argument -> sample kind of `samples.CALL_SAMPLES`, None to leave one out) adds the
     arguments some processors require (words and boxes, an image pair, a trimap…) to the call of
     the whole processor, else of the image processor, else of the tokenizer (a question and
-    its context as a text pair).
+    its context as a text pair); without a whole processor, `audio` replaces the feature
+    extractor's sample waveform.
     """
     if procs.processor is not None:
         return _from_processor(procs.processor, text_template, call)
     inputs: dict[str, Any] = {}
     extra = call_samples(call or {})
+    # `audio` names the waveform the feature extractor gets in place of the default sample.
+    audio = extra.pop("audio", None)
     if procs.tokenizer is not None:
         text_kwargs = {} if procs.image_processor is not None else extra
         text_kwargs = {k: v for k, v in {"text": SAMPLE_TEXT, **text_kwargs}.items() if v is not None}
-        inputs.update(procs.tokenizer(**text_kwargs, return_tensors="pt"))
+        # The text goes first and positionally: table tokenizers (TAPAS) name that argument `table`.
+        text_args = (text_kwargs.pop("text"),) if "text" in text_kwargs else ()
+        inputs.update(procs.tokenizer(*text_args, **text_kwargs, return_tensors="pt"))
     if procs.image_processor is not None:
         image_kwargs = {k: v for k, v in {"images": sample_image(), **extra}.items() if v is not None}
         inputs.update(procs.image_processor(**image_kwargs, return_tensors="pt"))
@@ -58,7 +66,8 @@ def processor_inputs(procs: Processors, text_template: str | None = None,
         takes_mask = "return_attention_mask" in inspect.signature(fe.__call__).parameters
         mask = {"return_attention_mask": True} if takes_mask and getattr(fe, "return_attention_mask", False) is True else {}
         # A batch of one: some extractors (Gemma 4's) mishandle a bare array.
-        inputs.update(fe([sample_audio(sampling_rate=rate)], sampling_rate=rate, return_tensors="pt", **mask))
+        audio = sample_audio(sampling_rate=rate) if audio is None else audio
+        inputs.update(fe([audio], sampling_rate=rate, return_tensors="pt", **mask))
     return inputs
 
 
@@ -128,10 +137,45 @@ def _from_processor(processor: Any, text_template: str | None = None,
         assert first is not None
         raise first
     tokenizer = getattr(processor, "tokenizer", None)
-    if "input_ids" not in out and tokenizer is not None:
+    if "input_ids" not in out and tokenizer is not None and _takes_text(processor):
         # Speech processors put the text in `labels`; decoder-only heads need it as input_ids.
         out["input_ids"] = tokenizer(SAMPLE_TEXT, return_tensors="pt")["input_ids"]
+    if callable(getattr(processor, "init_video_session", None)):
+        out[_SESSION] = VideoSessions(processor)
     return out
+
+
+# The key under which processor inputs carry a video tracker's session maker (not a tensor).
+_SESSION = "inference_session"
+
+
+class VideoSessions:
+    """Makes video inference sessions with the processor's public API, for trackers whose forward
+    takes a session instead of tensors (SAM 2 / SAM 3 video): the sample clip, prompted on its
+    first frame with one positive point at its centre (point trackers) or the sample text (SAM 3's
+    open-vocabulary tracker). A fresh session per call: forward fills it with its memory."""
+
+    def __init__(self, processor: Any) -> None:
+        self.processor = processor
+
+    def __call__(self) -> Any:
+        frames = sample_video()
+        height, width = frames[0].shape[:2]
+        session = self.processor.init_video_session(video=frames, inference_device="cpu")
+        if callable(getattr(self.processor, "add_inputs_to_inference_session", None)):
+            self.processor.add_inputs_to_inference_session(
+                session, frame_idx=0, obj_ids=1, input_points=[[[[width / 2, height / 2]]]], input_labels=[[[1]]])
+        elif callable(getattr(self.processor, "add_text_prompt", None)):
+            session = self.processor.add_text_prompt(session, SAMPLE_TEXT.split("!")[0])
+        return session
+
+
+def _takes_text(processor: Any) -> bool:
+    """Whether the processor's call takes text (a `text` or positional `*args` parameter): one that
+    takes none (Pop2Piano's: audio in, MIDI tokens decoded out) holds its tokenizer for decoding
+    outputs, and its model reads no text ids."""
+    params = inspect.signature(type(processor).__call__).parameters.values()
+    return any(p.name == "text" or p.kind is p.VAR_POSITIONAL for p in params)
 
 
 # Processor outputs that are targets, not inputs: passing them would compute a loss.
@@ -142,7 +186,8 @@ _TARGETS = frozenset({"labels", "label", "decoder_labels"})
 # (`Glm4vVisionModel.forward(hidden_states, grid_thw)` gets the processor's flattened patches).
 _INPUT_ALIASES: dict[str, tuple[str, ...]] = {
     "grid_thw": ("image_grid_thw", "video_grid_thw"),
-    "hidden_states": ("pixel_values", "pixel_values_videos", "input_values"),
+    # Phi-4-multimodal's feature extractor names its log-mel features `audio_input_features`.
+    "hidden_states": ("pixel_values", "pixel_values_videos", "input_values", "audio_input_features"),
     "image_grid_thw": ("video_grid_thw",),
     "merge_sizes": ("image_merge_sizes", "video_merge_sizes"),
     "pixel_position_ids": ("image_position_ids",),
@@ -153,6 +198,8 @@ _INPUT_ALIASES: dict[str, tuple[str, ...]] = {
     # (Qwen3-ASR's `input_features_mask` is the extractor's `attention_mask`; Gemma 3n's `audio_mel`).
     "input_features_mask": ("attention_mask",),
     "audio_mel": ("input_features",),
+    # Phi-4-multimodal's audio encoder takes the extractor's `audio_attention_mask` as `mask`.
+    "mask": ("audio_attention_mask",),
 }
 # Boolean masks a sub-model takes inverted (True = padding) from what the processor gives: Gemma 3n's
 # parent calls its audio tower with `~input_features_mask`.
@@ -204,6 +251,13 @@ def _match_pixel_rank(model: Any, out: dict[str, Any]) -> None:
         out["pixel_values"] = pixels.unsqueeze(0)
 
 
+def _optional(param: inspect.Parameter) -> bool:
+    """Whether a parameter's annotation admits None (`X | None`, `Optional[X]`, as text or type)."""
+    annotation = param.annotation
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return annotation is not param.empty and ("None" in text or "Optional" in text)
+
+
 def model_inputs(model: Any, inputs: dict[str, Any], arch: str) -> dict[str, Any]:
     """Keep the named `forward` parameters the processors produced; reshape images to the rank the
     model unpacks, and for multiple choice."""
@@ -218,6 +272,16 @@ def model_inputs(model: Any, inputs: dict[str, Any], arch: str) -> dict[str, Any
     for name, source in _INVERTED_ALIASES.items():
         if name in params and name not in out and source in inputs and source not in params:
             out[name] = ~inputs[source].bool()
+    if _SESSION in params and isinstance(inputs.get(_SESSION), VideoSessions):
+        # A tracker runs on a session, on its prompted first frame; the clip's tensors live in it.
+        out = {_SESSION: inputs[_SESSION](), "frame_idx": 0}
+    if out:
+        for name, param in params.items():
+            # A parameter without default but typed optional (Phi-4's audio encoder `mask: Tensor |
+            # None`): its parent passes None when it has none, so do we.
+            if name not in out and param.default is param.empty and param.kind is param.POSITIONAL_OR_KEYWORD \
+                    and name != "self" and _optional(param):
+                out[name] = None
     _match_pixel_rank(model, out)
     patches, pixels = out.get("patch_attention_mask"), out.get("pixel_values")
     if hasattr(patches, "dim") and hasattr(pixels, "dim") and patches.dim() == pixels.dim():
@@ -311,6 +375,13 @@ def synthesized_inputs(config: Any, kwargs: dict[str, Any], spec: dict[str, Any]
     for name, raw in spec.items():
         if name in kwargs:
             continue
+        if "items" in raw or raw.get("pair"):
+            # Structured states a model takes from another model (a draft model's per-layer-type
+            # key/value pairs): `items` makes a dict of entries, `pair` a (key, value) tuple.
+            parts = raw["items"] if "items" in raw else {"key": {**raw, "pair": False}, "value": {**raw, "pair": False}}
+            made = synthesized_inputs(config, kwargs, parts, seed=seed + len(out) + 1)
+            out[name] = made if "items" in raw else (made["key"], made["value"])
+            continue
         shape = [_dim(d, config, dims) for d in raw["shape"]]
         fill = raw.get("fill", "randn")
         if fill == "randn":
@@ -342,7 +413,9 @@ def _synthesize_spec(model: Any) -> dict[str, Any]:
     return dict((override.inputs.get("synthesize") or {}) if override else {})
 
 
-def _decoder_inputs(model: Any) -> dict[str, Any]:
+def _decoder_inputs(model: Any, batch: int = 1) -> dict[str, Any]:
+    """Two start tokens per example of the encoder's batch (`batch`: an extractor may cut one clip
+    into several examples, Pop2Piano's bars)."""
     import torch
 
     params = inspect.signature(model.forward).parameters
@@ -358,15 +431,17 @@ def _decoder_inputs(model: Any) -> dict[str, Any]:
             break
     else:
         start = 0
-    return {"decoder_input_ids": torch.tensor([[start, start]])}
+    return {"decoder_input_ids": torch.tensor([[start, start]] * batch)}
 
 
 def _check_finite(obj: Any, where: str) -> None:
     import torch
 
     if isinstance(obj, torch.Tensor):
-        if obj.is_floating_point() and not torch.isfinite(obj).all():
-            raise ValidationError(f"{where}: output contains NaN or Inf")
+        # -inf is a value models write on purpose (Grounding DINO's logits at masked text
+        # positions, attention biases); NaN and +inf only come from a broken computation.
+        if obj.is_floating_point() and (torch.isnan(obj).any() or torch.isposinf(obj).any()):
+            raise ValidationError(f"{where}: output contains NaN or +Inf")
     elif isinstance(obj, dict):
         for k, v in obj.items():
             _check_finite(v, f"{where}.{k}")
@@ -383,11 +458,86 @@ def is_generative(arch: str, mappings: tuple[str, ...]) -> bool:
                                        "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"))
 
 
+def _entry_point(model: Any) -> dict[str, Any]:
+    """The `inputs.entry_point` override of the model's type, if any (see `_validate_entry_point`)."""
+    from tinymodels.knowledge import override_for
+
+    override = override_for(getattr(model.config, "model_type", "") or "")
+    return dict((override.inputs.get("entry_point") or {}) if override else {})
+
+
+def _validate_entry_point(model: Any, arch: str, entry: dict[str, Any]) -> None:
+    """Validate through the model's own public method that featurizes a raw sample and runs the
+    forward (ESMFold2's `infer_protein(sequence)`: its forward takes structure features and atom
+    inputs that only its own featurizer makes, and no processor exists). `entry` (the
+    `inputs.entry_point` override) names the `method`, the `sample` kind of `samples.CALL_SAMPLES`
+    passed to it and fixed keyword `arguments` (few sampling steps)."""
+    import torch
+
+    method = getattr(model, entry["method"], None)
+    if not callable(method):
+        raise ValidationError(f"{arch} has no method {entry['method']!r}")
+    sample = call_samples({"sample": entry["sample"]})["sample"]
+    with torch.no_grad():
+        outputs = method(sample, **(entry.get("arguments") or {}))
+    if outputs is None:
+        raise ValidationError(f"{arch}.{entry['method']} returned nothing")
+    _check_finite(outputs, f"{arch}.{entry['method']}")
+
+
+def _generates_alone(model: Any) -> bool:
+    """False when the type's `inputs.generate` override says the head generates only inside another
+    model's generation (a speculative-decoding draft runs as the target's `assistant_model`)."""
+    from tinymodels.knowledge import override_for
+
+    override = override_for(getattr(model.config, "model_type", "") or "")
+    return not override or override.inputs.get("generate", True) is not False
+
+
+def _generate_only(model: Any) -> bool:
+    """True for a model that only generates: its class leaves `forward` nn.Module's unimplemented one
+    (Qwen3-Omni's full model chains thinker and talker in `generate`) but defines `generate`."""
+    import torch
+
+    return type(model).forward is torch.nn.Module.forward and callable(getattr(model, "generate", None))
+
+
+def _validate_generate_only(model: Any, arch: str, inputs: dict[str, Any]) -> None:
+    """Validate a generate-only model by a short greedy `generate` on the processor output: every
+    output but the targets goes in (generate forwards them to its sub-models), and every
+    `*max_new_tokens` argument its signature names (one per stage of a chained model) is kept at 3."""
+    import torch
+
+    params = inspect.signature(model.generate).parameters
+    budget = {n: 3 for n in params if n.endswith("max_new_tokens")}
+    kwargs = {k: v for k, v in inputs.items() if k not in _TARGETS and k != _SESSION}
+    if 'startswith("thinker_")' in _class_source(type(model)):
+        # A thinker-talker `generate` (Qwen2.5-Omni) hands every input it does not route itself to
+        # the talker too, which rejects pixels; its `thinker_` prefix sends one to the thinker only.
+        routed = {"input_ids", "attention_mask", "input_features", "feature_attention_mask"}
+        kwargs = {k if k in routed else f"thinker_{k}": v for k, v in kwargs.items()}
+    with torch.no_grad():
+        generated = model.generate(**kwargs, **budget, max_new_tokens=3, do_sample=False)
+    if generated is None:
+        raise ValidationError(f"{arch}.generate returned nothing")
+    _check_finite(generated, f"{arch}.generate")
+    sequences = generated[0] if isinstance(generated, tuple) else getattr(generated, "sequences", generated)
+    if getattr(sequences, "numel", lambda: 0)() == 0:
+        raise ValidationError(f"{arch}.generate returned nothing")
+
+
 def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tuple[str, ...]) -> None:
     """Forward pass (+ generate for generative heads); raise ValidationError on failure."""
     import torch
 
     model.eval()
+    entry = _entry_point(model)
+    if entry:
+        _validate_entry_point(model, arch, entry)
+        return
+    if _generate_only(model):
+        _validate_generate_only(model, arch, inputs)
+        return
     kwargs = model_inputs(model, inputs, arch)
     params = inspect.signature(model.forward).parameters
     # An entry may name the only `architectures` it is for, and `replace` a processor output of the
@@ -405,6 +555,10 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
             # The data says no processor produces it: not a processor output under another name
             # either (a codec decoder's `hidden_states` are latents, not the extractor's waveform).
             kwargs.pop(name, None)
+    if "inputs_embeds" in spec:
+        # Embeddings stand in for ids a model cannot embed itself (a talker fed by its thinker):
+        # the two are exclusive, so the tokenizer's ids stay out.
+        kwargs.pop("input_ids", None)
     # Types with no processor at all (time series) get every input from their synthesize data.
     kwargs.update(synthesized_inputs(model.config, kwargs, spec))
     if not kwargs:
@@ -415,13 +569,15 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
             outputs = model(**kwargs)
         except Exception:
             # Only when the processor gave no decoder inputs: otherwise the first error is the real one.
-            decoder = {k: v for k, v in _decoder_inputs(model).items() if k not in kwargs}
+            first = next((v for v in kwargs.values() if hasattr(v, "dim") and v.dim() > 0), None)
+            batch = int(first.shape[0]) if first is not None else 1
+            decoder = {k: v for k, v in _decoder_inputs(model, batch).items() if k not in kwargs}
             if not decoder:
                 raise
             # Seq2seq bases need decoder inputs; heads that derive them must not get them.
             outputs = model(**kwargs, **decoder)
         _check_finite(outputs, f"{arch}.forward")
-        if is_generative(arch, mappings) and hasattr(model, "generate"):
+        if is_generative(arch, mappings) and hasattr(model, "generate") and _generates_alone(model):
             gen_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("decoder_")}
             generated = model.generate(**gen_kwargs, max_new_tokens=3, do_sample=False)
             if generated is None or getattr(generated, "numel", lambda: 0)() == 0:
