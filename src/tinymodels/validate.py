@@ -353,6 +353,12 @@ def _dim(entry: int | str, config: Any, dims: dict[str, int]) -> int:
     return int(value(ast.parse(str(entry), mode="eval").body))
 
 
+def _batch_size(kwargs: dict[str, Any]) -> int:
+    """The batch size of model inputs: the first dimension of the first non-scalar tensor."""
+    first = next((v for v in kwargs.values() if hasattr(v, "dim") and v.dim() > 0), None)
+    return int(first.shape[0]) if first is not None else 1
+
+
 def synthesized_inputs(config: Any, kwargs: dict[str, Any], spec: dict[str, Any], seed: int = 0) -> dict[str, Any]:
     """Inputs no processor can produce, built from config dims with a seeded generator.
 
@@ -367,9 +373,7 @@ def synthesized_inputs(config: Any, kwargs: dict[str, Any], spec: dict[str, Any]
     import torch
 
     ids = kwargs.get("input_ids")
-    first = next((v for v in kwargs.values() if hasattr(v, "shape") and v.dim() > 0), None)
-    dims = {"batch": int(first.shape[0]) if first is not None else 1,
-            "seq": int(ids.shape[-1]) if ids is not None else 1}
+    dims = {"batch": _batch_size(kwargs), "seq": int(ids.shape[-1]) if ids is not None else 1}
     gen = torch.Generator().manual_seed(seed)
     out: dict[str, Any] = {}
     for name, raw in spec.items():
@@ -569,9 +573,7 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
             outputs = model(**kwargs)
         except Exception:
             # Only when the processor gave no decoder inputs: otherwise the first error is the real one.
-            first = next((v for v in kwargs.values() if hasattr(v, "dim") and v.dim() > 0), None)
-            batch = int(first.shape[0]) if first is not None else 1
-            decoder = {k: v for k, v in _decoder_inputs(model, batch).items() if k not in kwargs}
+            decoder = {k: v for k, v in _decoder_inputs(model, _batch_size(kwargs)).items() if k not in kwargs}
             if not decoder:
                 raise
             # Seq2seq bases need decoder inputs; heads that derive them must not get them.
