@@ -112,16 +112,9 @@ def _is_media_only(model_type: str) -> bool:
     """True when every architecture's `forward` takes a media input and no token ids: an audio
     encoder sub-model (`voxtral_encoder`) keeps its parent's `vocab_size` but reads no text, and a
     tokenizer's text `attention_mask` would be passed to it as an audio mask."""
-    import inspect
-
-    from tinymodels.discover import architecture_mappings
-
-    forwards = [_forward_of(a) for a in architecture_mappings(model_type)]
-    if not forwards or any(f is None for f in forwards):
-        return False
-    params = [set(inspect.signature(f).parameters) for f in forwards]
-    return all(any(_MEDIA_INPUT.search(n) for n in p) and not any(n.endswith("input_ids") for n in p)
-               for p in params)
+    params = _forward_params(model_type)
+    return bool(params) and all(any(_MEDIA_INPUT.search(n) for n in p) and not any(n.endswith("input_ids") for n in p)
+                                for p in params)
 
 
 def _forward_of(arch: str) -> Any:
@@ -135,6 +128,19 @@ def _forward_of(arch: str) -> Any:
         return None
 
 
+def _forward_params(model_type: str) -> list[set[str]]:
+    """The `forward` parameter names of each architecture of the type; empty when it has none or
+    any architecture's class cannot be inspected (then no rule about all of them holds)."""
+    import inspect
+
+    from tinymodels.discover import architecture_mappings
+
+    forwards = [_forward_of(a) for a in architecture_mappings(model_type)]
+    if not forwards or any(f is None for f in forwards):
+        return []
+    return [set(inspect.signature(f).parameters) for f in forwards]
+
+
 def _unregistered_processor(model_type: str, classes: Any) -> Any:
     """A `ProcessorMixin` for a multimodal type that registers none and no tokenizer either
     (`kosmos-2.5`, `glmga`, `qwen2_5_omni_thinker`): without one no text ids are made at all, and a
@@ -143,19 +149,15 @@ def _unregistered_processor(model_type: str, classes: Any) -> Any:
     inherits from (the Omni thinker reads everything `Qwen2_5OmniProcessor` makes), else its
     modular parents breadth first (glmga -> glm4v, the first package its modular source imports)."""
     import importlib
-    import inspect
 
     import transformers
 
-    from tinymodels.discover import architecture_mappings, config_class, processor_classes
+    from tinymodels.discover import config_class, processor_classes
 
     if classes.processor or classes.tokenizer:
         return classes
-    forwards = [_forward_of(a) for a in architecture_mappings(model_type)]
-    if not forwards or any(f is None for f in forwards):
-        return classes
-    params = [set(inspect.signature(f).parameters) for f in forwards]
-    if not all("input_ids" in p and any(_MEDIA_INPUT.search(n) for n in p) for p in params):
+    params = _forward_params(model_type)
+    if not params or not all("input_ids" in p and any(_MEDIA_INPUT.search(n) for n in p) for p in params):
         return classes
     home = _home_type(config_class(model_type))
     try:
@@ -216,15 +218,8 @@ _MEDIA_INPUT = re.compile(r"pixel_values|^input_features$|^input_values$|^audio_
 
 def _is_text_only(model_type: str) -> bool:
     """True when every architecture's `forward` takes `input_ids` and no media input."""
-    import inspect
-
-    from tinymodels.discover import architecture_mappings
-
-    forwards = [_forward_of(a) for a in architecture_mappings(model_type)]
-    if not forwards or any(f is None for f in forwards):
-        return False
-    params = [set(inspect.signature(f).parameters) for f in forwards]
-    return all("input_ids" in p and not any(_MEDIA_INPUT.search(n) for n in p) for p in params)
+    params = _forward_params(model_type)
+    return bool(params) and all("input_ids" in p and not any(_MEDIA_INPUT.search(n) for n in p) for p in params)
 
 
 def _with_home_components(model_type: str, classes: Any, depth: int = 0) -> Any:
@@ -274,12 +269,10 @@ def _takes_images(model_type: str) -> bool:
     """True when some architecture's `forward` takes an image input."""
     import inspect
 
-    import transformers
-
     from tinymodels.discover import architecture_mappings
 
     for arch in architecture_mappings(model_type):
-        forward = getattr(getattr(transformers, arch, None), "forward", None)
+        forward = _forward_of(arch)
         if forward is not None and any(_IMAGE_INPUT.search(n) for n in inspect.signature(forward).parameters):
             return True
     return False
