@@ -71,7 +71,7 @@ def _subconfigs(d: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _text_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
+def text_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
     """The config and every sub-config that carries the text vocabulary.
 
     Text sub-configs are found by key one level down (text_config, decoder…); deeper ones
@@ -119,7 +119,7 @@ _TEXT_VOCAB_FIELDS = ("text_vocab_size", "vocab_size_per_layer_input")
 def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:
     """Update `config` (a dict, in place) for `tokenizer`; returns the vocabulary size."""
     vocab = tokenizer_vocab_size(tokenizer)
-    for d in _text_configs(config):
+    for d in text_configs(config):
         if "vocab_size" in d:
             d["vocab_size"] = vocab
         for key in _TEXT_VOCAB_FIELDS:
@@ -148,7 +148,7 @@ def append_code_ranges(config: dict[str, Any], vocab: int) -> int:
     end = lay_out_code_ranges(config, vocab)
     if end is None:
         return vocab
-    for d in _text_configs(config):
+    for d in text_configs(config):
         if isinstance(d.get("vocab_size"), int) and d["vocab_size"] < end:
             d["vocab_size"] = end
     return max(vocab, end)

@@ -22,17 +22,19 @@ from tinymodels.options import BuildOptions
 
 # Stage names double as failure categories in the reports.
 STAGES = ("skipped", "missing-dependency", "config", "tokenizer", "processor", "instantiate", "save-reload",
-          "forward", "generate")
+          "forward", "generate", "pipeline", "chat", "train")
 
 
 class StageError(RuntimeError):
     """A failure tagged with the pipeline stage it happened in."""
 
-    def __init__(self, stage: str, exc: BaseException) -> None:
-        super().__init__(scrub(f"{type(exc).__name__}: {exc}"))
+    def __init__(self, stage: str, exc: BaseException, detail: str = "") -> None:
+        super().__init__(scrub(f"{detail + ': ' if detail else ''}{type(exc).__name__}: {exc}"))
         self.stage = stage
         self.trace = scrub("".join(traceback.format_exception(exc)))
         self.category = categorize(stage, exc)
+        # Levels the architecture passed before this failure (`fidelity.check.run_levels`).
+        self.levels: dict[str, Any] = {}
 
 
 _VOLATILE = re.compile(re.escape(tempfile.gettempdir()) + r"/tinymodels-[\w.-]+|\.staging-\d+-")
@@ -65,17 +67,29 @@ def quiet_libraries() -> None:
 
 
 def _stage(stage: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from tinymodels.fidelity.levels import LevelError
+
     try:
         return fn(*args, **kwargs)
     except StageError:
         raise
+    except LevelError as exc:
+        # A later validation level failed: it is the stage, and its own exception the cause.
+        raise StageError(exc.level, exc.error, exc.detail) from exc.error
     except Exception as exc:
         raise StageError(stage, exc) from exc
 
 
 def _error(err: StageError) -> dict[str, Any]:
-    return {"model": None, "checkpoint": None, "error": [f"[{err.stage}] {err}", err.trace],
-            "category": err.category}
+    from tinymodels.fidelity.levels import LEVELS
+
+    out: dict[str, Any] = {"model": None, "checkpoint": None, "error": [f"[{err.stage}] {err}", err.trace],
+                           "category": err.category}
+    if err.stage in LEVELS:
+        out["level"] = err.stage
+    if err.levels:
+        out["levels"] = err.levels
+    return out
 
 
 def nothing_to_build(entry: dict[str, Any], override: Any, archs: list[str]) -> bool:
@@ -372,6 +386,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         align_with_processor,
         align_with_tokenizer,
         clamp_token_ids,
+        text_configs,
         tokenizer_vocab_size,
     )
     from tinymodels.discover import processor_classes
@@ -388,6 +403,8 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         processor_added_tokens,
         scale_image_grid,
     )
+    from tinymodels.fidelity.chat import attach_template, format_for
+    from tinymodels.fidelity.metadata import ensure_pad_token, fill_pad_ids, set_model_max_length
     from tinymodels.tiny_config import config_from_dict
     from tinymodels.tokenization import train_tokenizer
 
@@ -402,6 +419,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     if borrowed:
         procs.warnings.append(borrowed)
     vocab: int | None = None
+    chat = _chat_capable(model_type, classes.processor)
     tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny) \
         or ("TokenizersBackend" if _processor_takes_tokenizer(classes.processor) else None)
     if tok_class:
@@ -414,6 +432,13 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
             add_pad_token(procs.tokenizer)
         if classes.processor:
             _stage("tokenizer", lambda: add_plain_tokens(procs.tokenizer, processor_added_tokens(classes.processor)))
+        if chat:
+            # The family format's turn tokens, before the config's vocabulary follows the tokenizer.
+            add_plain_tokens(procs.tokenizer, list(format_for(model_type).tokens))
+        pad_note = ensure_pad_token(procs.tokenizer)
+        if pad_note:
+            procs.warnings.append(pad_note)
+        fill_pad_ids(text_configs(tiny), procs.tokenizer)
         vocab = align_with_tokenizer(tiny, procs.tokenizer)
     else:
         clamp_token_ids(tiny, options.vocab_size)
@@ -421,9 +446,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     scale_image_grid(tiny, image_size)
     config = _stage("config", config_from_dict, model_type, tiny)
     if procs.tokenizer is not None:
-        limit = getattr(config, "max_position_embeddings", None)
-        if isinstance(limit, int) and limit > 0:
-            procs.tokenizer.model_max_length = limit
+        set_model_max_length(procs.tokenizer, config)
     if classes.image_processor:
         procs.image_processor = _stage("processor", build_image_processor, classes.image_processor, config, image_size,
                                        component_kwargs.get("image_processor"))
@@ -441,7 +464,20 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
             vocab = align_with_tokenizer(tiny, procs.tokenizer)
             config = _stage("config", config_from_dict, model_type, tiny)
         align_with_processor(config, procs.processor)
+    if chat and procs.tokenizer is not None:
+        procs.chat_format = attach_template(model_type, procs)
     return procs, config, vocab
+
+
+def _chat_capable(model_type: str, processor_class: str | None) -> bool:
+    """Whether some architecture of the type is a chat model (`fidelity.chat.chats`)."""
+    from tinymodels.discover import architecture_mappings
+    from tinymodels.fidelity.chat import chats
+
+    try:
+        return any(chats(m, processor_class) for m in architecture_mappings(model_type).values())
+    except ImportError:  # a processor class of a library that is not installed
+        return False
 
 
 def reload_processors(path: Path, original: Any) -> Any:
@@ -472,28 +508,40 @@ def reload_processors(path: Path, original: Any) -> Any:
 
 
 def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str, Any], out_dir: Path,
-                       mappings: tuple[str, ...], model_type: str, seed: int) -> dict[str, Any]:
-    """Build, save, reload and validate one architecture into `out_dir/arch`."""
+                       mappings: tuple[str, ...], model_type: str, options: BuildOptions,
+                       procs: Any = None) -> dict[str, Any]:
+    """Build, save, reload and validate one architecture into `out_dir/arch` at the selected
+    levels (`procs`: the processors reloaded from `procs_dir`, which the levels use)."""
+    from tinymodels.fidelity.check import run_levels
+    from tinymodels.fidelity.metadata import complete_generation_config
     from tinymodels.models import count_params, instantiate, reload, save, weights_bytes
-    from tinymodels.validate import validate_model
 
     start = time.perf_counter()
     target = out_dir / arch
-    model = _stage("instantiate", instantiate, arch, config, seed)
+    model = _stage("instantiate", instantiate, arch, config, options.seed)
     params = count_params(model)
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(procs_dir, target)
     target.chmod(0o755)  # copied from a 0700 temporary directory
+    tokenizer = None if procs is None else (procs.tokenizer or getattr(procs.processor, "tokenizer", None))
+    complete_generation_config(model, tokenizer)
     _stage("save-reload", save, model, target)
     del model
     reloaded = _stage("save-reload", reload, arch, target, mappings)
-    _stage("forward", validate_model, reloaded, arch, inputs, mappings)
+    levels: dict[str, Any] = {}
+    try:
+        _stage("forward", run_levels, reloaded, arch, target, inputs, mappings, procs, options.validate,
+               options.seed, levels)
+    except StageError as err:
+        err.levels = levels
+        raise
     return {
         "model": arch,
         "checkpoint": f"{model_type}/{arch}",
         "params": params,
         "bytes": weights_bytes(target),
+        "levels": levels,
         "seconds": round(time.perf_counter() - start, 3),
     }
 
@@ -547,6 +595,8 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     entry["processor"] = {n: n for n in procs.class_names()}
     if procs.warnings:
         entry.setdefault("warnings", []).extend(procs.warnings)
+    if procs.chat_format:
+        entry["chat_template"] = procs.chat_format
     fallback = getattr(procs.tokenizer, "tinymodels_fallback", None)
     if fallback:
         # The mapped tokenizer class could not be trained offline: say which one was used instead.
@@ -574,7 +624,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
                 continue
             try:
                 entry["pytorch"][arch] = build_architecture(arch, config, procs_dir, inputs, out_dir,
-                                                            mappings[arch], model_type, options.seed)
+                                                            mappings[arch], model_type, options, loaded)
             except StageError as err:
                 shutil.rmtree(out_dir / arch, ignore_errors=True)
                 entry["pytorch"][arch] = _error(err)

@@ -128,6 +128,7 @@ def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[
     passed in so that a run over hundreds of types computes them once.
     """
     from tinymodels.discover import architectures_for
+    from tinymodels.fidelity.levels import spelled
 
     archs = set(architectures_for(model_type))
     return {
@@ -141,6 +142,7 @@ def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[
         "vocab_size": options.vocab_size,
         "seed": options.seed,
         "skip": sorted(archs & set(options.skip)),
+        "validate": spelled(options.validate),
         "transformers_repo": (None if options.transformers_repo is None
                               else _repo_test_digest(model_type, Path(options.transformers_repo))),
     }

@@ -35,7 +35,8 @@ def load_yaml_text(text: str) -> Any:
     return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-def _load_yaml(name: str) -> dict[str, Any]:
+def load_resource(name: str) -> dict[str, Any]:
+    """A YAML file of `resources/`, a mapping at top level, duplicate keys refused."""
     text = resources.files(PACKAGE).joinpath("resources", name).read_text(encoding="utf-8")
     data = load_yaml_text(text) or {}
     if not isinstance(data, dict):
@@ -58,7 +59,7 @@ class ShrinkRule:
 def shrink_rules() -> tuple[ShrinkRule, ...]:
     """The generic shrinking rules of `shrink_rules.yaml`."""
     rules = []
-    for raw in _load_yaml("shrink_rules.yaml")["rules"]:
+    for raw in load_resource("shrink_rules.yaml")["rules"]:
         if not isinstance(raw.get("max"), int) or not raw.get("keys"):
             raise ValueError(f"shrink_rules.yaml: rule {raw.get('name')!r} needs an int 'max' and 'keys'")
         pattern = re.compile("|".join(f"(?:{k})" for k in raw["keys"]))
@@ -69,7 +70,7 @@ def shrink_rules() -> tuple[ShrinkRule, ...]:
 @functools.cache
 def repair_rules() -> dict[str, Any]:
     """The `repairs` section of `shrink_rules.yaml`: data for the consistency repairs (`repair.py`)."""
-    return dict(_load_yaml("shrink_rules.yaml").get("repairs") or {})
+    return dict(load_resource("shrink_rules.yaml").get("repairs") or {})
 
 
 _OVERRIDE_FIELDS: Final = {"reason", "config", "keep", "skip", "skip_architectures", "image_size", "tokenizer",
@@ -98,7 +99,7 @@ def _merged_overrides() -> dict[str, dict[str, Any]]:
     names = sorted(p.name for p in resources.files(PACKAGE).joinpath("resources").iterdir()
                    if p.name.startswith("overrides") and p.name.endswith(".yaml"))
     for name in names:
-        for model_type, raw in (_load_yaml(name).get("overrides") or {}).items():
+        for model_type, raw in (load_resource(name).get("overrides") or {}).items():
             unknown = set(raw) - _OVERRIDE_FIELDS
             if unknown:
                 raise ValueError(f"{name}: {model_type}: unknown field(s) {sorted(unknown)}")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from tinymodels.fidelity.levels import ALL as ALL_LEVELS
+
 DEFAULT_OUTPUT: Final[str] = "tiny-models"
 DEFAULT_VOCAB_SIZE: Final[int] = 1024
 DEFAULT_SEED: Final[int] = 42
@@ -27,6 +29,8 @@ class BuildOptions:
     timeout: float = DEFAULT_TIMEOUT
     force: bool = False
     transformers_repo: Path | None = None
+    # Validation levels to run (`fidelity.levels`); every level by default.
+    validate: frozenset[str] = ALL_LEVELS
 
     @property
     def report_dir(self) -> Path:

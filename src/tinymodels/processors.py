@@ -27,6 +27,8 @@ class Processors:
     video_processor: Any = None
     processor: Any = None
     warnings: list[str] = field(default_factory=list)
+    # The chat format whose template the tokenizer/processor carry (`fidelity.chat`), if any.
+    chat_format: str | None = None
 
     def class_names(self) -> list[str]:
         """Class names for the reports (upstream lists every processor class it saved)."""

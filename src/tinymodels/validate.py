@@ -75,7 +75,8 @@ def processor_inputs(procs: Processors, text_template: str | None = None,
 _PLACEHOLDERS = {"image": "image_token", "video": "video_token", "audio": "audio_token"}
 
 
-def _placeholder(processor: Any, modality: str) -> str:
+def prompt_placeholder(processor: Any, modality: str) -> str:
+    """The placeholder a prompt carries for one medium of the processor (`image`, `video`, `audio`)."""
     # A processor whose expanded token differs from what the prompt carries names the prompt's
     # one separately (Qianfan-OCR: `<image>` in the prompt, `<|context_image|>` after expansion).
     value = getattr(processor, f"{modality}_placeholder_token", None)
@@ -109,7 +110,7 @@ def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, 
         # The processor lists the M-RoPE token types among the model's inputs but does not
         # return them unless asked (Cosmos3 Edge): ask, as a user of the model must.
         base["return_mm_token_type_ids"] = True
-    marks = {m: _placeholder(processor, m) for m in _PLACEHOLDERS}
+    marks = {m: prompt_placeholder(processor, m) for m in _PLACEHOLDERS}
     used = {"image": "images", "video": "videos", "audio": "audio"}
     prefix = "".join(marks[m] for m in _PLACEHOLDERS if used[m] in media)
     if text_template is not None:
@@ -530,18 +531,22 @@ def _validate_generate_only(model: Any, arch: str, inputs: dict[str, Any]) -> No
         raise ValidationError(f"{arch}.generate returned nothing")
 
 
-def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tuple[str, ...]) -> None:
-    """Forward pass (+ generate for generative heads); raise ValidationError on failure."""
+def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tuple[str, ...],
+                   generate: bool = True) -> bool:
+    """Forward pass (+ generate for generative heads when `generate`); raise ValidationError on a
+    failed forward, `LevelError("generate", …)` on a failed generate. Returns whether `generate` ran."""
     import torch
+
+    from tinymodels.fidelity.levels import LevelError
 
     model.eval()
     entry = _entry_point(model)
     if entry:
         _validate_entry_point(model, arch, entry)
-        return
+        return False
     if _generate_only(model):
         _validate_generate_only(model, arch, inputs)
-        return
+        return True
     kwargs = model_inputs(model, inputs, arch)
     params = inspect.signature(model.forward).parameters
     # An entry may name the only `architectures` it is for, and `replace` a processor output of the
@@ -579,8 +584,18 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
             # Seq2seq bases need decoder inputs; heads that derive them must not get them.
             outputs = model(**kwargs, **decoder)
         _check_finite(outputs, f"{arch}.forward")
-        if is_generative(arch, mappings) and hasattr(model, "generate") and _generates_alone(model):
-            gen_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("decoder_")}
+        if not (generate and generates(model, arch, mappings)):
+            return False
+        gen_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("decoder_")}
+        try:
             generated = model.generate(**gen_kwargs, max_new_tokens=3, do_sample=False)
             if generated is None or getattr(generated, "numel", lambda: 0)() == 0:
                 raise ValidationError(f"{arch}.generate returned nothing")
+        except Exception as exc:
+            raise LevelError("generate", exc) from exc
+    return True
+
+
+def generates(model: Any, arch: str, mappings: tuple[str, ...]) -> bool:
+    """Whether the `generate` level applies: a generative head that generates on its own."""
+    return is_generative(arch, mappings) and hasattr(model, "generate") and _generates_alone(model)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tinymodels.errors import UsageError
+from tinymodels.fidelity.levels import parse_levels
 from tinymodels.options import (
     DEFAULT_CORPUS,
     DEFAULT_OUTPUT,
@@ -65,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="rebuild model types whose output is up to date")
     parser.add_argument("--transformers-repo", type=Path, default=None, metavar="PATH",
                         help="a transformers source checkout: take tiny configs from its test classes")
+    parser.add_argument("--validate", default="all", metavar="LEVELS",
+                        help="validation levels, comma-separated: load, forward, generate, pipeline, chat, train "
+                        "(default: all; 'forward' is the quick check)")
     parser.add_argument("--no_check", "--no-check", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--upload", action="store_true", help="publish built models to the Hub afterwards")
     parser.add_argument("--organization", default=None, help="Hub organization/user for --upload")
@@ -122,6 +126,7 @@ def draft_options(args: argparse.Namespace) -> BuildOptions:
         timeout=args.timeout,
         force=args.force,
         transformers_repo=args.transformers_repo,
+        validate=parse_levels(args.validate),
     )
 
 

@@ -1,0 +1,180 @@
+"""Chat templates for chat-capable models, and the `chat` level that uses them as users do.
+
+A model type is chat-capable when one of its architectures is a generative text head (causal LM,
+seq2seq LM, image-text-to-text, multimodal LM, vision-to-sequence) or an audio LM (a speech
+seq2seq head whose processor has an audio placeholder), and it has a tokenizer. Its template
+is the family format of `resources/chat.yaml` whose `match` pattern fits the type, else the
+generic one; media items render the processor's own prompt placeholders. The template is saved
+with the tokenizer and the processor, where transformers reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from tinymodels.fidelity.levels import LevelError
+from tinymodels.samples import SAMPLE_TEXT, sample_audio, sample_image, sample_video
+
+CHAT_MAPPINGS: Final[tuple[str, ...]] = (
+    "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
+    "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES", "MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES",
+    "MODEL_FOR_VISION_2_SEQ_MAPPING_NAMES",
+)
+# Speech seq2seq heads chat only when their processor takes an audio placeholder (audio LMs such as
+# Qwen2-Audio), not when they transcribe (Whisper).
+AUDIO_CHAT_MAPPING: Final[str] = "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"
+MEDIA: Final[tuple[str, ...]] = ("image", "video", "audio")
+
+# Renders a message's content: a string, or a list of typed items (text and media).
+_RENDER = (
+    "{%- macro render(content) -%}"
+    "{%- if content is string -%}{{- content -}}"
+    "{%- else -%}{%- for item in content -%}"
+    "{%- if item['type'] == 'text' -%}{{- item['text'] -}}"
+    "{%- elif item['type'] == 'image' -%}{{- @image@ -}}"
+    "{%- elif item['type'] == 'video' -%}{{- @video@ -}}"
+    "{%- elif item['type'] == 'audio' -%}{{- @audio@ -}}"
+    "{%- endif -%}{%- endfor -%}{%- endif -%}"
+    "{%- endmacro -%}\n"
+)
+
+
+@dataclass(frozen=True)
+class ChatFormat:
+    """One chat format of `resources/chat.yaml`."""
+
+    name: str
+    template: str
+    tokens: tuple[str, ...]
+    match: re.Pattern[str] | None
+
+
+@functools.cache
+def formats() -> tuple[ChatFormat, ...]:
+    """The formats, in file order (the generic one, with no pattern, last)."""
+    from tinymodels.knowledge import load_resource
+
+    out = []
+    for name, raw in (load_resource("chat.yaml").get("formats") or {}).items():
+        if not str(raw.get("reason", "")).strip() or not raw.get("template"):
+            raise ValueError(f"chat.yaml: format {name!r} needs a reason and a template")
+        out.append(ChatFormat(name=name, template=raw["template"], tokens=tuple(raw.get("tokens") or ()),
+                              match=re.compile(raw["match"]) if raw.get("match") else None))
+    if not out or out[-1].match is not None:
+        raise ValueError("chat.yaml: the last format must be the generic one (no `match`)")
+    return tuple(out)
+
+
+def format_for(model_type: str) -> ChatFormat:
+    """The family format of a model type (first `match` that fits), else the generic one."""
+    return next(f for f in formats() if f.match is None or f.match.search(model_type))
+
+
+def chats(mappings: tuple[str, ...], processor_class: str | None = None) -> bool:
+    """Whether an architecture registered in `mappings` is a chat model."""
+    if any(m in CHAT_MAPPINGS for m in mappings):
+        return True
+    return AUDIO_CHAT_MAPPING in mappings and _has_audio_placeholder(processor_class)
+
+
+def _has_audio_placeholder(processor_class: str | None) -> bool:
+    import inspect
+
+    import transformers
+
+    cls = getattr(transformers, processor_class, None) if processor_class else None
+    try:
+        return cls is not None and "audio_token" in inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError, ImportError):
+        return False
+
+
+def render_template(fmt: ChatFormat, placeholders: dict[str, str]) -> str:
+    """The Jinja template of `fmt` with the media placeholders filled in (as string literals)."""
+    head = _RENDER
+    for medium in MEDIA:
+        head = head.replace(f"@{medium}@", json.dumps(placeholders.get(medium, "")))
+    return head + fmt.template
+
+
+def attach_template(model_type: str, procs: Any) -> str | None:
+    """Set the type's chat template on its tokenizer and processor; returns the format's name."""
+    from tinymodels.validate import prompt_placeholder
+
+    fmt = format_for(model_type)
+    processor = procs.processor
+    marks = {m: prompt_placeholder(processor, m) for m in MEDIA} if processor is not None else {}
+    template = render_template(fmt, marks)
+    if procs.tokenizer is not None:
+        procs.tokenizer.chat_template = template
+    if processor is not None:
+        processor.chat_template = template
+        tokenizer = getattr(processor, "tokenizer", None)
+        if tokenizer is not None:
+            tokenizer.chat_template = template
+    return fmt.name
+
+
+def sample_messages(media: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """A system turn, a user turn (with one item per medium) and an assistant turn, then a user turn."""
+    items: list[dict[str, Any]] = []
+    makers = {"image": sample_image, "video": sample_video, "audio": sample_audio}
+    for medium in media:
+        items.append({"type": medium, medium: makers[medium]()})
+    items.append({"type": "text", "text": SAMPLE_TEXT})
+    return [
+        {"role": "system", "content": "You are a tiny test model."},
+        {"role": "user", "content": items},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": [{"type": "text", "text": "Say more."}]},
+    ]
+
+
+def _media(processor: Any) -> tuple[str, ...]:
+    """The one medium a chat round sends the model (image first), if its processor takes any."""
+    if processor is None:
+        return ()
+    attrs = processor.get_attributes()
+    for medium, part in (("image", "image_processor"), ("video", "video_processor"), ("audio", "feature_extractor")):
+        if part in attrs:
+            return (medium,)
+    return ()
+
+
+def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[str, ...]) -> None:
+    """`apply_chat_template(messages, add_generation_prompt=True)` → processor → `generate`; for
+    image-text-to-text heads also the pipeline with chat messages. Raises LevelError("chat")."""
+    import torch
+
+    from tinymodels.validate import generates, model_inputs
+
+    processor = procs.processor
+    owner = processor if processor is not None else procs.tokenizer
+    try:
+        media = _media(processor)
+        inputs = owner.apply_chat_template(sample_messages(media), add_generation_prompt=True, tokenize=True,
+                                           return_dict=True, return_tensors="pt")
+        kwargs = {k: v for k, v in model_inputs(model, dict(inputs), arch).items() if not k.startswith("decoder_")}
+        if generates(model, arch, mappings):
+            with torch.no_grad():
+                out = model.generate(**kwargs, max_new_tokens=3, do_sample=False)
+            if out is None or getattr(out, "numel", lambda: 0)() == 0:
+                raise ValueError("generate returned nothing")
+    except Exception as exc:
+        raise LevelError("chat", exc, detail="apply_chat_template → generate") from exc
+    if "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES" in mappings and media == ("image",):
+        try:
+            from transformers import pipeline
+
+            pipe = pipeline("image-text-to-text", model=str(folder), device="cpu")
+            with torch.no_grad():
+                result = pipe(text=sample_messages(media), max_new_tokens=3, do_sample=False)
+            if not result:
+                raise ValueError("the pipeline returned nothing")
+        except Exception as exc:
+            raise LevelError("chat", exc, detail="image-text-to-text pipeline with chat messages") from exc

@@ -1,0 +1,50 @@
+"""Run the selected validation levels on one reloaded architecture, in order, recording each.
+
+`record` is filled as levels pass (`{"load": "ok", "pipeline": {"fill-mask": "ok"}, …}`), so the
+caller reports what passed before a level failed. Levels that do not apply are not recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tinymodels.fidelity.levels import OK, LevelSkipped
+from tinymodels.processors import Processors
+
+
+def has_chat_template(procs: Processors) -> bool:
+    """Whether the saved checkpoint carries a chat template (tokenizer or processor)."""
+    owners = (procs.processor, procs.tokenizer, getattr(procs.processor, "tokenizer", None))
+    return any(getattr(o, "chat_template", None) for o in owners if o is not None)
+
+
+def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mappings: tuple[str, ...],
+               procs: Processors, levels: frozenset[str], seed: int, record: dict[str, Any]) -> None:
+    """Validate `model` (reloaded from `folder`) at every selected level that applies."""
+    from tinymodels.fidelity.chat import chats, run_chat
+    from tinymodels.fidelity.pipelines import run_pipelines, tasks_for
+    from tinymodels.fidelity.train import run_train
+    from tinymodels.validate import validate_model
+
+    record["load"] = OK
+    if levels & {"forward", "generate"}:
+        generated = validate_model(model, arch, inputs, mappings, generate="generate" in levels)
+        record["forward"] = OK
+        if generated:
+            record["generate"] = OK
+    if "pipeline" in levels:
+        tasks = tasks_for(arch, mappings, procs, model.config)
+        if tasks:
+            record["pipeline"] = {}
+            run_pipelines(folder, tasks, {}, record["pipeline"])
+    processor_class = type(procs.processor).__name__ if procs.processor is not None else None
+    if "chat" in levels and chats(mappings, processor_class) and has_chat_template(procs):
+        run_chat(model, arch, procs, folder, mappings)
+        record["chat"] = OK
+    if "train" in levels:
+        try:
+            run_train(model, arch, procs, mappings, seed)
+        except LevelSkipped:
+            return
+        record["train"] = OK

@@ -1,0 +1,211 @@
+"""The `pipeline` level: `transformers.pipeline(task, model=<folder>)` as users call it.
+
+Every task whose auto class maps the architecture (transformers' `SUPPORTED_TASKS`) and whose
+inputs the checkpoint can read (`resources/pipeline-tasks.yaml`) runs on a standard sample of the
+task: a batch of 1, then a batch of 2 of different lengths at `batch_size=2`, which needs padding.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinymodels.fidelity.levels import OK, LevelError
+from tinymodels.processors import Processors
+from tinymodels.samples import SAMPLE_QUESTION, SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image, sample_word_boxes, sample_words
+
+COMPONENTS = ("tokenizer", "image_processor", "feature_extractor", "video_processor", "processor")
+SHORT_TEXT = "Hello world!"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How one pipeline task is exercised (see `resources/pipeline-tasks.yaml`)."""
+
+    name: str
+    needs: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
+    auto_classes: tuple[str, ...] = ()
+    not_encoder_decoder: bool = False
+    input: str = ""
+    batch: str = ""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    skip: str = ""
+
+
+_SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "input", "batch", "kwargs", "skip", "reason"}
+
+
+@functools.cache
+def task_specs() -> dict[str, TaskSpec]:
+    """The task table, validated: known fields, known sample kinds, a skip reason or inputs."""
+    from tinymodels.knowledge import load_resource
+
+    out = {}
+    for name, raw in (load_resource("pipeline-tasks.yaml").get("tasks") or {}).items():
+        unknown = set(raw) - _SPEC_FIELDS
+        if unknown:
+            raise ValueError(f"pipeline-tasks.yaml: {name}: unknown field(s) {sorted(unknown)}")
+        spec = TaskSpec(name=name, needs=tuple(raw.get("needs") or ()), without=tuple(raw.get("without") or ()),
+                        auto_classes=tuple(raw.get("auto_classes") or ()),
+                        not_encoder_decoder=bool(raw.get("not_encoder_decoder")), input=raw.get("input", ""),
+                        batch=raw.get("batch", ""), kwargs=dict(raw.get("kwargs") or {}),
+                        skip=" ".join(str(raw.get("skip") or "").split()))
+        if not spec.skip and (spec.input not in SAMPLES or spec.batch not in SAMPLES):
+            raise ValueError(f"pipeline-tasks.yaml: {name}: input/batch must be sample kinds of {sorted(SAMPLES)}")
+        if spec.auto_classes and not str(raw.get("reason", "")).strip():
+            raise ValueError(f"pipeline-tasks.yaml: {name}: auto_classes needs a reason")
+        out[name] = spec
+    return out
+
+
+def components(procs: Processors) -> set[str]:
+    """The processor components a checkpoint folder holds (a ProcessorMixin's parts included)."""
+    have = {name for name in COMPONENTS if getattr(procs, name, None) is not None}
+    if procs.processor is not None:
+        have |= {a for a in procs.processor.get_attributes() if getattr(procs.processor, a, None) is not None}
+        if "audio_processor" in have:
+            have.add("feature_extractor")
+    return have
+
+
+def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, config: Any) -> dict[str, TaskSpec]:
+    """The pipeline tasks that apply to the architecture, by name."""
+    from transformers.pipelines import SUPPORTED_TASKS
+
+    from tinymodels.discover import auto_class_name
+
+    autos = set()
+    for mapping in mappings:
+        try:
+            autos.add(auto_class_name(mapping))
+        except LookupError:
+            continue
+    have = components(procs)
+    specs = task_specs()
+    out = {}
+    for task, info in SUPPORTED_TASKS.items():
+        spec = specs.get(task)
+        task_autos = {c.__name__ for c in info.get("pt", ())}
+        if spec is None or not autos & task_autos:
+            continue
+        if spec.auto_classes and not autos & set(spec.auto_classes):
+            continue
+        if not set(spec.needs) <= have or set(spec.without) & have:
+            continue
+        if spec.not_encoder_decoder and getattr(config, "is_encoder_decoder", False):
+            continue
+        out[task] = spec
+    return out
+
+
+@dataclass
+class _Context:
+    """What sample makers may read: the pipeline's tokenizer and processor."""
+
+    pipe: Any
+
+    @property
+    def tokenizer(self) -> Any:
+        return getattr(self.pipe, "tokenizer", None) or getattr(getattr(self.pipe, "processor", None), "tokenizer", None)
+
+    def placeholder(self, modality: str) -> str:
+        from tinymodels.validate import prompt_placeholder
+
+        processor = getattr(self.pipe, "processor", None)
+        return prompt_placeholder(processor, modality) if processor is not None else ""
+
+    def rate(self) -> int:
+        fe = getattr(self.pipe, "feature_extractor", None)
+        return int(getattr(fe, "sampling_rate", None) or SAMPLING_RATE)
+
+
+def _masked(ctx: _Context, text: str) -> str:
+    mask = getattr(ctx.tokenizer, "mask_token", None)
+    if not mask:
+        raise ValueError("the tokenizer has no mask token, which fill-mask needs")
+    return f"{text} {mask}."
+
+
+def _table() -> dict[str, list[str]]:
+    return {"city": ["Paris", "Rome"], "people": ["2", "3"]}
+
+
+def _document() -> dict[str, Any]:
+    words = sample_words()
+    return {"image": sample_image(), "question": SAMPLE_QUESTION,
+            "word_boxes": [(w, b) for w, b in zip(words, sample_word_boxes(), strict=True)]}
+
+
+def _decision() -> dict[str, Any]:
+    return {"state": SAMPLE_TEXT, "questions": {"polite": {"type": "noul", "instructions": "Is it polite?"}}}
+
+
+# Sample kind -> maker of (positional arguments, keyword arguments) for a pipeline call.
+Call = tuple[tuple[Any, ...], dict[str, Any]]
+SAMPLES: dict[str, Callable[[_Context], Call]] = {
+    "text": lambda ctx: ((SAMPLE_TEXT,), {}),
+    "texts": lambda ctx: (([SHORT_TEXT, SAMPLE_TEXT],), {}),
+    "masked_text": lambda ctx: ((_masked(ctx, SAMPLE_TEXT),), {}),
+    "masked_texts": lambda ctx: (([_masked(ctx, SHORT_TEXT), _masked(ctx, SAMPLE_TEXT)],), {}),
+    "table_query": lambda ctx: (({"table": _table(), "query": "How many people?"},), {}),
+    "table_queries": lambda ctx: (([{"table": _table(), "query": "How many?"},
+                                    {"table": _table(), "query": "How many people live in Rome?"}],), {}),
+    "image": lambda ctx: ((sample_image(),), {}),
+    "images": lambda ctx: (([sample_image(64), sample_image(48)],), {}),
+    "image_pair": lambda ctx: (([sample_image(64), sample_image(48)],), {}),
+    "image_pairs": lambda ctx: (([[sample_image(64), sample_image(48)], [sample_image(48), sample_image(64)]],), {}),
+    "image_prompt": lambda ctx: ((), {"images": sample_image(), "text": ctx.placeholder("image") + SAMPLE_TEXT}),
+    "image_prompts": lambda ctx: ((), {"images": [sample_image(64), sample_image(48)],
+                                       "text": [ctx.placeholder("image") + SHORT_TEXT,
+                                                ctx.placeholder("image") + SAMPLE_TEXT]}),
+    "document": lambda ctx: ((_document(),), {}),
+    "documents": lambda ctx: (([_document(), {**_document(), "question": "Hello?"}],), {}),
+    "audio": lambda ctx: ((sample_audio(sampling_rate=ctx.rate()),), {}),
+    "audios": lambda ctx: (([sample_audio(seconds=0.6, sampling_rate=ctx.rate()),
+                             sample_audio(sampling_rate=ctx.rate())],), {}),
+    "decision": lambda ctx: ((_decision(),), {}),
+    "decisions": lambda ctx: (([_decision(), {**_decision(), "state": SHORT_TEXT}],), {}),
+}
+
+
+def _check(result: Any, expected: int | None, task: str) -> None:
+    if result is None or (hasattr(result, "__len__") and len(result) == 0):
+        raise ValueError(f"{task} returned nothing")
+    if expected is not None and (not isinstance(result, list) or len(result) != expected):
+        raise ValueError(f"{task}: {expected} inputs gave {len(result) if isinstance(result, list) else 1} outputs")
+
+
+def run_task(folder: Path, spec: TaskSpec) -> None:
+    """Load the checkpoint through `transformers.pipeline` and run the task on 1 and 2 inputs."""
+    import torch
+    from transformers import pipeline
+
+    pipe = pipeline(spec.name, model=str(folder), device="cpu")
+    ctx = _Context(pipe)
+    args, kwargs = SAMPLES[spec.input](ctx)
+    with torch.no_grad():
+        _check(pipe(*args, **kwargs, **spec.kwargs), None, spec.name)
+        args, kwargs = SAMPLES[spec.batch](ctx)
+        _check(pipe(*args, **kwargs, **spec.kwargs, batch_size=2), 2, spec.name)
+
+
+def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str],
+                  done: dict[str, str] | None = None) -> dict[str, str]:
+    """Run every applicable task; fills and returns `done` ({task: "ok" | "skipped: reason"});
+    raises LevelError naming the first task that fails (`done` then holds those before it)."""
+    done = {} if done is None else done
+    for task, spec in sorted(tasks.items()):
+        reason = spec.skip or skips.get(task, "")
+        if reason:
+            done[task] = f"skipped: {reason}"
+            continue
+        try:
+            run_task(folder, spec)
+        except Exception as exc:
+            raise LevelError("pipeline", exc, detail=task) from exc
+        done[task] = OK
+    return done

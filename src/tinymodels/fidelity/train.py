@@ -1,0 +1,167 @@
+"""The `train` level: one optimizer step with labels of the head's kind on a padded batch of 2.
+
+It passes when the loss is finite, every gradient is finite (and some parameter gets one), and
+the loss has changed after the step. Dropout masks are seeded identically before both forward
+passes, so the change comes from the step. Runs on the in-memory model: nothing is saved.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Final
+
+from tinymodels.fidelity.levels import LevelError, LevelSkipped
+from tinymodels.processors import Processors
+from tinymodels.samples import SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image, sample_video
+
+SHORT_TEXT: Final[str] = "Hello world!"
+LABEL_KINDS: Final[frozenset[str]] = frozenset({"ids", "class", "token_class", "span", "ctc"})
+
+
+@functools.cache
+def head_labels() -> dict[str, str]:
+    """Auto mapping name → label kind (`resources/train.yaml`)."""
+    from tinymodels.knowledge import load_resource
+
+    heads = dict(load_resource("train.yaml").get("heads") or {})
+    bad = {k: v for k, v in heads.items() if v not in LABEL_KINDS}
+    if bad:
+        raise ValueError(f"train.yaml: unknown label kind(s) {bad}; known: {sorted(LABEL_KINDS)}")
+    return heads
+
+
+def label_kind(mappings: tuple[str, ...]) -> str | None:
+    """The label kind of a head registered in `mappings`, or None when none is known."""
+    kinds = head_labels()
+    return next((kinds[m] for m in mappings if m in kinds), None)
+
+
+def _tokenizer(procs: Processors) -> Any:
+    return procs.tokenizer if procs.tokenizer is not None else getattr(procs.processor, "tokenizer", None)
+
+
+def _pair(value: Any, short: Any) -> list[Any]:
+    return [short, value]
+
+
+def padded_batch(procs: Processors) -> dict[str, Any]:
+    """Two examples of different lengths through the checkpoint's own processors, padded."""
+    from tinymodels.validate import _call_variants
+
+    if procs.processor is not None:
+        first: Exception | None = None
+        for variant in _call_variants(procs.processor, None):
+            kwargs = dict(variant)
+            if "text" in kwargs:
+                prefix = kwargs["text"].removesuffix(SAMPLE_TEXT)
+                kwargs["text"] = [prefix + SHORT_TEXT, kwargs["text"]]
+                kwargs["padding"] = True
+            if "images" in kwargs:
+                kwargs["images"] = [sample_image(), sample_image()]
+            if "videos" in kwargs:
+                kwargs["videos"] = [sample_video(), sample_video()]
+            if "audio" in kwargs:
+                rate = kwargs.get("sampling_rate", SAMPLING_RATE)
+                kwargs["audio"] = [sample_audio(0.6, rate), sample_audio(1.0, rate)]
+            try:
+                return dict(procs.processor(**kwargs))
+            except Exception as exc:  # noqa: BLE001 - the next variant may suit this processor
+                first = first or exc
+        raise first or ValueError("the processor makes no batch")
+    out: dict[str, Any] = {}
+    if procs.tokenizer is not None:
+        out.update(procs.tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
+    if procs.image_processor is not None:
+        out.update(procs.image_processor([sample_image(), sample_image()], return_tensors="pt"))
+    if procs.feature_extractor is not None:
+        fe = procs.feature_extractor
+        rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
+        out.update(fe([sample_audio(0.6, rate), sample_audio(1.0, rate)], sampling_rate=rate, padding=True,
+                      return_tensors="pt"))
+    return out
+
+
+def _text_ids(procs: Processors, batch: dict[str, Any], texts: list[str] | None = None) -> tuple[Any, Any]:
+    """(ids, mask) of the batch's text, or of `texts` tokenized alone (speech heads)."""
+    if texts is None and "input_ids" in batch:
+        ids = batch["input_ids"]
+        return ids, batch.get("attention_mask")
+    tok = _tokenizer(procs)
+    if tok is None:
+        raise LevelSkipped("no tokenizer to make text labels with")
+    enc = tok(texts or [SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt")
+    return enc["input_ids"], enc.get("attention_mask")
+
+
+def make_labels(kind: str, model: Any, procs: Processors, batch: dict[str, Any], size: int) -> dict[str, Any]:
+    """Labels of `kind` for a batch of `size` examples."""
+    import torch
+
+    config = model.config
+    if kind in ("ids", "ctc", "token_class"):
+        texts = ["hello", "hello world"] if kind == "ctc" else None
+        if kind == "ids" and "input_ids" not in batch:
+            texts = [SHORT_TEXT, SAMPLE_TEXT]
+        ids, mask = _text_ids(procs, batch, texts)
+        labels = ids.clone() if kind != "token_class" else torch.zeros_like(ids)
+        if mask is not None:
+            labels[mask == 0] = -100
+        return {"labels": labels[:size]}
+    if kind == "class":
+        num = int(getattr(config, "num_labels", 2) or 2)
+        return {"labels": torch.arange(size) % num}
+    if kind == "span":
+        return {"start_positions": torch.ones(size, dtype=torch.long), "end_positions": torch.full((size,), 2)}
+    raise ValueError(f"unknown label kind {kind!r}")
+
+
+def _loss(outputs: Any) -> Any:
+    loss = outputs.get("loss") if hasattr(outputs, "get") else None
+    if loss is None and isinstance(outputs, tuple) and outputs and getattr(outputs[0], "dim", lambda: 1)() == 0:
+        loss = outputs[0]
+    if loss is None:
+        raise ValueError("the model computed no loss from the labels")
+    return loss
+
+
+def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...], seed: int) -> None:
+    """One optimizer step; raises LevelError("train") on failure, LevelSkipped when no labels apply."""
+    import torch
+
+    from tinymodels.validate import _batch_size, model_inputs
+
+    kind = label_kind(mappings)
+    if kind is None:
+        raise LevelSkipped("no label maker for this head kind")
+    try:
+        batch = padded_batch(procs)
+        kwargs = model_inputs(model, batch, arch)
+        if not kwargs:
+            raise LevelSkipped("the processors make no batch the model's forward takes")
+        size = _batch_size(kwargs)
+        kwargs.update(make_labels(kind, model, procs, batch, size))
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=1e-2)
+        model.train()
+        torch.manual_seed(seed)
+        loss = _loss(model(**kwargs))
+        if not torch.isfinite(loss):
+            raise ValueError(f"loss is {loss.item()}")
+        loss.backward()
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            raise ValueError("no parameter received a gradient")
+        if not all(torch.isfinite(g).all() for g in grads):
+            raise ValueError("a gradient is NaN or infinite")
+        optimizer.step()
+        with torch.no_grad():
+            torch.manual_seed(seed)
+            after = _loss(model(**kwargs))
+        if not torch.isfinite(after) or after.item() == loss.item():
+            raise ValueError(f"the loss did not change with the step ({loss.item()} → {after.item()})")
+    except LevelSkipped:
+        raise
+    except Exception as exc:
+        raise LevelError("train", exc, detail=f"{kind} labels") from exc
+    finally:
+        model.eval()
