@@ -116,6 +116,11 @@ def tokenizer_vocab_size(tokenizer: Any) -> int:
 _TEXT_VOCAB_FIELDS = ("text_vocab_size", "vocab_size_per_layer_input")
 
 
+# Output vocabularies that decode with the same tokenizer (Marian's decoder): a larger one emits ids
+# the tokenizer cannot decode ("piece id is out of range"), a smaller one breaks the loss's reshape.
+_SAME_VOCAB_FIELDS = ("decoder_vocab_size",)
+
+
 def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:
     """Update `config` (a dict, in place) for `tokenizer`; returns the vocabulary size."""
     vocab = tokenizer_vocab_size(tokenizer)
@@ -125,6 +130,9 @@ def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:
         for key in _TEXT_VOCAB_FIELDS:
             # 0 switches the table off (Gemma 4 assistant): only a live table grows.
             if isinstance(d.get(key), int) and 0 < d[key] < vocab:
+                d[key] = vocab
+        for key in _SAME_VOCAB_FIELDS:
+            if isinstance(d.get(key), int):
                 d[key] = vocab
         _fix_ids(d, tokenizer, vocab)
     if "vocabulary_map" in config and config["vocabulary_map"] is None:

@@ -38,6 +38,38 @@ def auto_mapped_line(report: Mapping[str, Mapping[str, Any]], pairs: Sequence[tu
             f"validated (**{pct:.1f}%**){rest}.")
 
 
+def level_counts(report: Mapping[str, Mapping[str, Any]]) -> dict[str, Counter[str]]:
+    """Per validation level: how many architectures (pipeline: (architecture, task) pairs) passed,
+    failed or were skipped. Entries from before levels existed count as `load` and `forward`."""
+    from tinymodels.fidelity.levels import FAILED, LEVELS, OK
+
+    counts: dict[str, Counter[str]] = {level: Counter() for level in LEVELS}
+    for entry in report.values():
+        for info in entry.get("pytorch", {}).values():
+            levels = info.get("levels")
+            if levels is None:
+                if arch_ok(info):
+                    counts["load"]["ok"] += 1
+                    counts["forward"]["ok"] += 1
+                continue
+            for level, outcome in levels.items():
+                for result in (outcome.values() if isinstance(outcome, dict) else [outcome]):
+                    key = "ok" if result == OK else "failed" if result == FAILED else "skipped"
+                    counts.setdefault(level, Counter())[key] += 1
+    return counts
+
+
+def levels_table(report: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Markdown rows: one per validation level, with passed / tried and the share."""
+    rows = ["| level | passed | failed | skipped | passed % |", "| --- | ---: | ---: | ---: | ---: |"]
+    for level, c in level_counts(report).items():
+        tried = c["ok"] + c["failed"]
+        pct = f"{100.0 * c['ok'] / tried:.1f}%" if tried else "–"
+        unit = " (architecture, task) pairs" if level == "pipeline" else ""
+        rows.append(f"| {level}{unit} | {c['ok']} | {c['failed']} | {c['skipped']} | {pct} |")
+    return rows
+
+
 def render_coverage(report: Mapping[str, Mapping[str, Any]],
                     auto_pairs: Sequence[tuple[str, str, str]] | None = None) -> str:
     """Markdown: totals, failures by category, then one row per model type.
@@ -76,6 +108,13 @@ def render_coverage(report: Mapping[str, Mapping[str, Any]],
         f"(**{pct:.1f}%**) over {len(report)} model types (auto-mapped pairs, sub-config types, composites).",
         *(["", auto_mapped_line(report, auto_pairs), ""] if auto_pairs is not None else []),
         f"Weights: median {median / 1e6:.2f} MB, max {max(sizes, default=0) / 1e6:.2f} MB.",
+        "",
+        "## Validation levels",
+        "",
+        "Each architecture is tried at every level that applies to it (see `tinymodels build --help`); "
+        "a failure at any level fails the architecture.",
+        "",
+        *levels_table(report),
         "",
         "## Failures by category",
         "",

@@ -429,9 +429,10 @@ def _build_in_process(options: BuildOptions, todo: list[str], progress: Progress
     """--num-workers 0: build here, one type after the other (no isolation, no timeout)."""
     import traceback
 
-    from tinymodels.builder import build_model_type, quiet_libraries
+    from tinymodels.builder import build_model_type, one_thread, quiet_libraries
 
     quiet_libraries()
+    one_thread()
     for model_type in todo:
         try:
             config_name, entry = build_model_type(model_type, options, _staging(options, model_type))

@@ -143,10 +143,12 @@ def worker_main(conn: connection.Connection, options: BuildOptions, log_path: st
         faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from tinymodels.builder import build_model_type, quiet_libraries
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported (see builder.one_thread)
+    from tinymodels.builder import build_model_type, one_thread, quiet_libraries
     from tinymodels.corpus import load_corpus
 
     quiet_libraries()
+    one_thread()
     with contextlib.suppress(Exception):  # a bad corpus is reported per type by the builder
         load_corpus(options.corpus)
     faults = parse_faults(os.environ.get(FAULT_ENV))

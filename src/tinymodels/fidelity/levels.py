@@ -25,6 +25,7 @@ from tinymodels.errors import UsageError
 LEVELS: Final[tuple[str, ...]] = ("load", "forward", "generate", "pipeline", "chat", "train")
 ALL: Final[frozenset[str]] = frozenset(LEVELS)
 OK: Final[str] = "ok"
+FAILED: Final[str] = "failed"
 
 
 def parse_levels(text: str) -> frozenset[str]:

@@ -13,9 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinymodels.fidelity.levels import OK, LevelError
+from tinymodels.fidelity.levels import FAILED, OK, LevelError
 from tinymodels.processors import Processors
-from tinymodels.samples import SAMPLE_QUESTION, SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image, sample_word_boxes, sample_words
+from tinymodels.samples import (
+    SAMPLE_QUESTION,
+    SAMPLE_TEXT,
+    SAMPLING_RATE,
+    sample_audio,
+    sample_image,
+    sample_word_boxes,
+    sample_words,
+)
 
 COMPONENTS = ("tokenizer", "image_processor", "feature_extractor", "video_processor", "processor")
 SHORT_TEXT = "Hello world!"
@@ -30,13 +38,21 @@ class TaskSpec:
     without: tuple[str, ...] = ()
     auto_classes: tuple[str, ...] = ()
     not_encoder_decoder: bool = False
+    # Methods the model must define (a zero-shot audio classifier compares audio and text features).
+    methods: tuple[str, ...] = ()
+    # The forward arguments the pipeline passes: a model whose forward requires others (a vision
+    # tower fed flattened patches and a grid by its parent) is not served by the task.
+    provides: tuple[str, ...] = ()
     input: str = ""
     batch: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
     skip: str = ""
+    # The two examples go through at this batch size (a pipeline that cannot collate runs them one by one).
+    batch_size: int = 2
 
 
-_SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "input", "batch", "kwargs", "skip", "reason"}
+_SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "input", "batch", "batch_size", "kwargs",
+                "skip", "reason"}
 
 
 @functools.cache
@@ -51,13 +67,15 @@ def task_specs() -> dict[str, TaskSpec]:
             raise ValueError(f"pipeline-tasks.yaml: {name}: unknown field(s) {sorted(unknown)}")
         spec = TaskSpec(name=name, needs=tuple(raw.get("needs") or ()), without=tuple(raw.get("without") or ()),
                         auto_classes=tuple(raw.get("auto_classes") or ()),
-                        not_encoder_decoder=bool(raw.get("not_encoder_decoder")), input=raw.get("input", ""),
+                        not_encoder_decoder=bool(raw.get("not_encoder_decoder")),
+                        methods=tuple(raw.get("methods") or ()), provides=tuple(raw.get("provides") or ()),
+                        input=raw.get("input", ""),
                         batch=raw.get("batch", ""), kwargs=dict(raw.get("kwargs") or {}),
-                        skip=" ".join(str(raw.get("skip") or "").split()))
+                        skip=" ".join(str(raw.get("skip") or "").split()), batch_size=int(raw.get("batch_size", 2)))
         if not spec.skip and (spec.input not in SAMPLES or spec.batch not in SAMPLES):
             raise ValueError(f"pipeline-tasks.yaml: {name}: input/batch must be sample kinds of {sorted(SAMPLES)}")
-        if spec.auto_classes and not str(raw.get("reason", "")).strip():
-            raise ValueError(f"pipeline-tasks.yaml: {name}: auto_classes needs a reason")
+        if (spec.auto_classes or spec.batch_size != 2) and not str(raw.get("reason", "")).strip():
+            raise ValueError(f"pipeline-tasks.yaml: {name}: auto_classes and batch_size need a reason")
         out[name] = spec
     return out
 
@@ -72,7 +90,7 @@ def components(procs: Processors) -> set[str]:
     return have
 
 
-def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, config: Any) -> dict[str, TaskSpec]:
+def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: Any) -> dict[str, TaskSpec]:
     """The pipeline tasks that apply to the architecture, by name."""
     from transformers.pipelines import SUPPORTED_TASKS
 
@@ -96,10 +114,22 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, config: A
             continue
         if not set(spec.needs) <= have or set(spec.without) & have:
             continue
-        if spec.not_encoder_decoder and getattr(config, "is_encoder_decoder", False):
+        if spec.not_encoder_decoder and getattr(model.config, "is_encoder_decoder", False):
+            continue
+        if not all(callable(getattr(model, m, None)) for m in spec.methods):
+            continue
+        if spec.provides and not required_inputs(model) <= set(spec.provides):
             continue
         out[task] = spec
     return out
+
+
+def required_inputs(model: Any) -> set[str]:
+    """The `forward` parameters without a default (what every call must pass)."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters.values()
+    return {p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 @dataclass
@@ -159,7 +189,8 @@ SAMPLES: dict[str, Callable[[_Context], Call]] = {
     "image_pair": lambda ctx: (([sample_image(64), sample_image(48)],), {}),
     "image_pairs": lambda ctx: (([[sample_image(64), sample_image(48)], [sample_image(48), sample_image(64)]],), {}),
     "image_prompt": lambda ctx: ((), {"images": sample_image(), "text": ctx.placeholder("image") + SAMPLE_TEXT}),
-    "image_prompts": lambda ctx: ((), {"images": [sample_image(64), sample_image(48)],
+    # One list of images per prompt: a flat list would give every prompt both images.
+    "image_prompts": lambda ctx: ((), {"images": [[sample_image(64)], [sample_image(48)]],
                                        "text": [ctx.placeholder("image") + SHORT_TEXT,
                                                 ctx.placeholder("image") + SAMPLE_TEXT]}),
     "document": lambda ctx: ((_document(),), {}),
@@ -190,7 +221,7 @@ def run_task(folder: Path, spec: TaskSpec) -> None:
     with torch.no_grad():
         _check(pipe(*args, **kwargs, **spec.kwargs), None, spec.name)
         args, kwargs = SAMPLES[spec.batch](ctx)
-        _check(pipe(*args, **kwargs, **spec.kwargs, batch_size=2), 2, spec.name)
+        _check(pipe(*args, **kwargs, **spec.kwargs, batch_size=spec.batch_size), 2, spec.name)
 
 
 def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str],
@@ -206,6 +237,7 @@ def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str
         try:
             run_task(folder, spec)
         except Exception as exc:
+            done[task] = FAILED
             raise LevelError("pipeline", exc, detail=task) from exc
         done[task] = OK
     return done
