@@ -107,7 +107,7 @@ def test_failed_level_names_the_task_and_keeps_what_passed(built: dict[str, Any]
     with pytest.raises(LevelError) as caught:
         run_pipelines(_folder(built, "gpt2", "GPT2Model"), tasks, {}, done)
     assert caught.value.level == "pipeline" and caught.value.detail == "fill-mask"
-    assert "mask token" in str(caught.value)
+    assert "mask_token" in str(caught.value)
     assert done == {"feature-extraction": "ok", "fill-mask": "failed"}
 
 

@@ -402,7 +402,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     )
     from tinymodels.discover import processor_classes
     from tinymodels.fidelity.chat import attach_template, format_for
-    from tinymodels.fidelity.metadata import ensure_pad_token, fill_pad_ids, set_model_max_length
+    from tinymodels.fidelity.metadata import ensure_mask_token, ensure_pad_token, fill_pad_ids, set_model_max_length
     from tinymodels.knowledge import override_for
     from tinymodels.processors import (
         Processors,
@@ -446,9 +446,10 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         if chat:
             # The family format's turn tokens, before the config's vocabulary follows the tokenizer.
             add_plain_tokens(procs.tokenizer, list(format_for(model_type).tokens))
-        pad_note = ensure_pad_token(procs.tokenizer)
-        if pad_note:
-            procs.warnings.append(pad_note)
+        notes = [ensure_pad_token(procs.tokenizer)]
+        if _has_head(model_type, "MODEL_FOR_MASKED_LM_MAPPING_NAMES"):
+            notes.append(ensure_mask_token(procs.tokenizer))
+        procs.warnings.extend(n for n in notes if n)
         fill_pad_ids(text_configs(tiny), procs.tokenizer)
         vocab = align_with_tokenizer(tiny, procs.tokenizer)
     else:
@@ -478,6 +479,13 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     if chat and procs.tokenizer is not None:
         procs.chat_format = attach_template(model_type, procs)
     return procs, config, vocab
+
+
+def _has_head(model_type: str, mapping: str) -> bool:
+    """Whether some architecture of the type is registered in the auto mapping `mapping`."""
+    from tinymodels.discover import architecture_mappings
+
+    return any(mapping in m for m in architecture_mappings(model_type).values())
 
 
 def _chat_capable(model_type: str, processor_class: str | None) -> bool:
@@ -525,7 +533,10 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     levels (`procs`: the processors reloaded from `procs_dir`, which the levels use)."""
     from tinymodels.fidelity.check import run_levels
     from tinymodels.fidelity.metadata import complete_generation_config
+    from tinymodels.knowledge import override_for
     from tinymodels.models import count_params, instantiate, reload, save, weights_bytes
+
+    override = override_for(model_type)
 
     start = time.perf_counter()
     target = out_dir / arch
@@ -543,7 +554,7 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     levels: dict[str, Any] = {}
     try:
         _stage("forward", run_levels, reloaded, arch, target, inputs, mappings, procs, options.validate,
-               options.seed, levels)
+               options.seed, levels, override.skip_levels if override else {})
     except StageError as err:
         err.levels = levels
         raise

@@ -74,7 +74,7 @@ def repair_rules() -> dict[str, Any]:
 
 
 _OVERRIDE_FIELDS: Final = {"reason", "config", "keep", "skip", "skip_architectures", "image_size", "tokenizer",
-                           "inputs", "special_tokens", "processor"}
+                           "inputs", "special_tokens", "processor", "skip_levels"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ class Override:
     inputs: dict[str, Any] = field(default_factory=dict)
     special_tokens: dict[str, str] = field(default_factory=dict)
     processor: dict[str, Any] = field(default_factory=dict)
+    # Validation levels that cannot pass for an upstream reason: `train`, `chat`, `pipeline` or
+    # `pipeline/<task>` -> reason (reported as skipped, with the reason).
+    skip_levels: dict[str, str] = field(default_factory=dict)
 
 
 def _merged_overrides() -> dict[str, dict[str, Any]]:
@@ -132,6 +135,7 @@ def overrides() -> dict[str, Override]:
             inputs=dict(raw.get("inputs") or {}),
             special_tokens=dict(raw.get("special_tokens") or {}),
             processor=dict(raw.get("processor") or {}),
+            skip_levels={k: " ".join(str(v).split()) for k, v in (raw.get("skip_levels") or {}).items()},
         )
     return out
 

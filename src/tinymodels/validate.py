@@ -531,23 +531,9 @@ def _validate_generate_only(model: Any, arch: str, inputs: dict[str, Any]) -> No
         raise ValidationError(f"{arch}.generate returned nothing")
 
 
-def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tuple[str, ...],
-                   generate: bool = True) -> bool:
-    """Forward pass (+ generate for generative heads when `generate`); raise ValidationError on a
-    failed forward, `LevelError("generate", …)` on a failed generate. Returns whether `generate` ran."""
-    import torch
-
-    from tinymodels.fidelity.levels import LevelError
-
-    model.eval()
-    entry = _entry_point(model)
-    if entry:
-        _validate_entry_point(model, arch, entry)
-        return False
-    if _generate_only(model):
-        _validate_generate_only(model, arch, inputs)
-        return True
-    kwargs = model_inputs(model, inputs, arch)
+def with_synthesized(model: Any, arch: str, inputs: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` (the model's share of the processor output `inputs`) completed by the type's
+    `inputs.synthesize` data: inputs no processor makes (visual features, latents, time series)."""
     params = inspect.signature(model.forward).parameters
     # An entry may name the only `architectures` it is for, and `replace` a processor output of the
     # same name that is a different quantity (a music decoder's `input_ids` are codec codes, while the
@@ -570,6 +556,26 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
         kwargs.pop("input_ids", None)
     # Types with no processor at all (time series) get every input from their synthesize data.
     kwargs.update(synthesized_inputs(model.config, kwargs, spec))
+    return kwargs
+
+
+def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tuple[str, ...],
+                   generate: bool = True) -> bool:
+    """Forward pass (+ generate for generative heads when `generate`); raise ValidationError on a
+    failed forward, `LevelError("generate", …)` on a failed generate. Returns whether `generate` ran."""
+    import torch
+
+    from tinymodels.fidelity.levels import LevelError
+
+    model.eval()
+    entry = _entry_point(model)
+    if entry:
+        _validate_entry_point(model, arch, entry)
+        return False
+    if _generate_only(model):
+        _validate_generate_only(model, arch, inputs)
+        return True
+    kwargs = with_synthesized(model, arch, inputs, model_inputs(model, inputs, arch))
     if not kwargs:
         raise ValidationError(f"{arch}: the processors produced no input the model's forward accepts "
                               f"(produced {sorted(inputs)})")

@@ -20,13 +20,16 @@ def has_chat_template(procs: Processors) -> bool:
 
 
 def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mappings: tuple[str, ...],
-               procs: Processors, levels: frozenset[str], seed: int, record: dict[str, Any]) -> None:
-    """Validate `model` (reloaded from `folder`) at every selected level that applies."""
+               procs: Processors, levels: frozenset[str], seed: int, record: dict[str, Any],
+               skips: dict[str, str] | None = None) -> None:
+    """Validate `model` (reloaded from `folder`) at every selected level that applies; `skips`
+    (the type's `skip_levels` data) names levels, or `pipeline/<task>`, that cannot pass upstream."""
     from tinymodels.fidelity.chat import chats, run_chat
     from tinymodels.fidelity.pipelines import run_pipelines, tasks_for
     from tinymodels.fidelity.train import run_train
     from tinymodels.validate import validate_model
 
+    skips = skips or {}
     record["load"] = OK
     if levels & {"forward", "generate"}:
         generated = validate_model(model, arch, inputs, mappings, generate="generate" in levels)
@@ -37,17 +40,23 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
         tasks = tasks_for(arch, mappings, procs, model)
         if tasks:
             record["pipeline"] = {}
-            run_pipelines(folder, tasks, {}, record["pipeline"])
+            task_skips = {t: skips.get(f"pipeline/{t}") or skips.get("pipeline", "") for t in tasks}
+            run_pipelines(folder, tasks, {t: r for t, r in task_skips.items() if r}, record["pipeline"])
     processor_class = type(procs.processor).__name__ if procs.processor is not None else None
     if "chat" in levels and chats(mappings, processor_class) and has_chat_template(procs):
         owner = procs.processor if procs.processor is not None else procs.tokenizer
-        if getattr(owner, "chat_template", None):
-            run_chat(model, arch, procs, folder, mappings)
-            record["chat"] = OK
-        else:
+        if "chat" in skips:
+            record["chat"] = f"skipped: {skips['chat']}"
+        elif not getattr(owner, "chat_template", None):
             record["chat"] = (f"skipped: {processor_class}.__init__ does not pass `chat_template` on, so the "
                               "processor loads without the saved template (upstream limitation)")
+        else:
+            run_chat(model, arch, procs, folder, mappings)
+            record["chat"] = OK
     if "train" in levels:
+        if "train" in skips:
+            record["train"] = f"skipped: {skips['train']}"
+            return
         try:
             run_train(model, arch, procs, mappings, seed)
         except LevelSkipped:

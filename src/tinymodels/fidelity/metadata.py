@@ -1,5 +1,6 @@
 """Metadata a real checkpoint of the family carries, by general mechanisms (no per-type entries).
 
+- a mask token for masked-LM heads, spelled like the tokenizer's other special tokens;
 - a pad token: a tokenizer that trained none pads with its end-of-sequence token, as users do
   (`tokenizer.pad_token = tokenizer.eos_token`), else gets `<pad>`; every text config then carries
   that `pad_token_id`, so sequence-classification heads of decoders handle batches;
@@ -38,6 +39,18 @@ def ensure_pad_token(tokenizer: Any) -> str | None:
         return f"pad token: none in the family's tokenizer; end-of-sequence {tokenizer.eos_token!r} pads, as users do"
     tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
     return f"pad token: neither pad nor end-of-sequence token; {PAD_TOKEN!r} added"
+
+
+def ensure_mask_token(tokenizer: Any) -> str | None:
+    """Give the tokenizer of a masked-LM head a mask token when it trained none (every real
+    masked-LM checkpoint has one: fill-mask and MLM training insert it); spelled like the
+    tokenizer's other special tokens (`[MASK]` beside `[CLS]`, else `<mask>`). Returns a note."""
+    if tokenizer.mask_token is not None:
+        return None
+    bracketed = any(str(t).startswith("[") for t in (tokenizer.cls_token, tokenizer.sep_token, tokenizer.unk_token) if t)
+    token = "[MASK]" if bracketed else "<mask>"
+    tokenizer.add_special_tokens({"mask_token": token})
+    return f"mask token: none trained for a masked-LM head; {token!r} added"
 
 
 def fill_pad_ids(text_configs: list[dict[str, Any]], tokenizer: Any) -> None:

@@ -46,12 +46,15 @@ class TaskSpec:
     input: str = ""
     batch: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # Passed only when the pipeline's model generates (forward-only text-to-audio models refuse them).
+    generate_kwargs: dict[str, Any] = field(default_factory=dict)
     skip: str = ""
     # The two examples go through at this batch size (a pipeline that cannot collate runs them one by one).
     batch_size: int = 2
 
 
 _SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "input", "batch", "batch_size", "kwargs",
+                "generate_kwargs",
                 "skip", "reason"}
 
 
@@ -71,6 +74,7 @@ def task_specs() -> dict[str, TaskSpec]:
                         methods=tuple(raw.get("methods") or ()), provides=tuple(raw.get("provides") or ()),
                         input=raw.get("input", ""),
                         batch=raw.get("batch", ""), kwargs=dict(raw.get("kwargs") or {}),
+                        generate_kwargs=dict(raw.get("generate_kwargs") or {}),
                         skip=" ".join(str(raw.get("skip") or "").split()), batch_size=int(raw.get("batch_size", 2)))
         if not spec.skip and (spec.input not in SAMPLES or spec.batch not in SAMPLES):
             raise ValueError(f"pipeline-tasks.yaml: {name}: input/batch must be sample kinds of {sorted(SAMPLES)}")
@@ -118,10 +122,28 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
             continue
         if not all(callable(getattr(model, m, None)) for m in spec.methods):
             continue
-        if spec.provides and not required_inputs(model) <= set(spec.provides):
+        if spec.provides and not (required_inputs(model) <= set(spec.provides) and _pixels_fit(model, procs)):
             continue
         out[task] = spec
     return out
+
+
+def _pixels_fit(model: Any, procs: Processors) -> bool:
+    """Whether the image processor's pixels have the rank the model unpacks (a VLM's processor
+    batches crops as 5-D tensors its vision tower only takes flattened by the parent model)."""
+    from tinymodels.samples import sample_image
+    from tinymodels.validate import _pixel_rank
+
+    if procs.image_processor is None:
+        return True
+    rank = _pixel_rank(model)
+    if rank is None:
+        return True
+    try:
+        pixels = procs.image_processor(sample_image(), return_tensors="pt").get("pixel_values")
+    except Exception:  # noqa: BLE001 - a processor that cannot run alone serves no pipeline either
+        return False
+    return getattr(pixels, "dim", lambda: rank)() == rank
 
 
 def required_inputs(model: Any) -> set[str]:
@@ -217,11 +239,14 @@ def run_task(folder: Path, spec: TaskSpec) -> None:
 
     pipe = pipeline(spec.name, model=str(folder), device="cpu")
     ctx = _Context(pipe)
+    extra = dict(spec.kwargs)
+    if spec.generate_kwargs and pipe.model.can_generate():
+        extra["generate_kwargs"] = spec.generate_kwargs
     args, kwargs = SAMPLES[spec.input](ctx)
     with torch.no_grad():
-        _check(pipe(*args, **kwargs, **spec.kwargs), None, spec.name)
+        _check(pipe(*args, **kwargs, **extra), None, spec.name)
         args, kwargs = SAMPLES[spec.batch](ctx)
-        _check(pipe(*args, **kwargs, **spec.kwargs, batch_size=spec.batch_size), 2, spec.name)
+        _check(pipe(*args, **kwargs, **extra, batch_size=spec.batch_size), 2, spec.name)
 
 
 def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str],

@@ -48,6 +48,15 @@ def two_images() -> list[Any]:
     return [sample_image(), ImageOps.mirror(sample_image()).rotate(90)]
 
 
+def pads_by_default(feature_extractor: Any) -> bool:
+    """Whether a feature extractor pads a batch by itself (Whisper's to its 3000 frames, which its
+    encoder needs): then its own padding is kept, else it is asked to pad to the longest."""
+    import inspect
+
+    param = inspect.signature(type(feature_extractor).__call__).parameters.get("padding")
+    return param is not None and param.default not in (False, None, "do_not_pad", inspect.Parameter.empty)
+
+
 def padded_batch(procs: Processors) -> dict[str, Any]:
     """Two examples of different lengths through the checkpoint's own processors, padded."""
     from tinymodels.validate import _call_variants
@@ -59,7 +68,9 @@ def padded_batch(procs: Processors) -> dict[str, Any]:
             if "text" in kwargs:
                 prefix = kwargs["text"].removesuffix(SAMPLE_TEXT)
                 kwargs["text"] = [prefix + SHORT_TEXT, kwargs["text"]]
-                kwargs["padding"] = True
+                # Only the text pads to the longest: audio keeps its extractor's own padding (Whisper's
+                # encoder needs its 30 s frames).
+                kwargs["text_kwargs"] = {"padding": True}
             if "images" in kwargs:
                 kwargs["images"] = two_images()
             if "videos" in kwargs:
@@ -67,10 +78,23 @@ def padded_batch(procs: Processors) -> dict[str, Any]:
             if "audio" in kwargs:
                 rate = kwargs.get("sampling_rate", SAMPLING_RATE)
                 kwargs["audio"] = [sample_audio(0.6, rate), sample_audio(1.0, rate)]
-            try:
-                return dict(procs.processor(**kwargs))
-            except Exception as exc:  # noqa: BLE001 - the next variant may suit this processor
-                first = first or exc
+                fe = getattr(procs.processor, "feature_extractor", None)
+                if fe is not None and not pads_by_default(fe):
+                    kwargs["audio_kwargs"] = {"padding": True}
+            # Per-modality padding where the processor routes it, else flat (custom `__call__`s
+            # hand every argument to each part: the extractor's own padding first, then `padding`).
+            flat = {k: v for k, v in kwargs.items() if not k.endswith("_kwargs")}
+            attempts = [kwargs, flat, {**flat, "padding": True}] if len(flat) < len(kwargs) else [kwargs]
+            if "audio" in flat and "text" in flat:
+                # Media alone keeps the extractor's own padding (speech heads take their labels
+                # from the tokenizer; SpeechT5's processor refuses text and audio together).
+                alone = {k: v for k, v in flat.items() if k != "text"}
+                attempts.insert(-1, {**alone, **kwargs.get("audio_kwargs", {})})
+            for attempt in attempts:
+                try:
+                    return dict(procs.processor(**attempt))
+                except Exception as exc:  # noqa: BLE001 - the next variant may suit this processor
+                    first = first or exc
         raise first or ValueError("the processor makes no batch")
     out: dict[str, Any] = {}
     if procs.tokenizer is not None:
@@ -80,8 +104,8 @@ def padded_batch(procs: Processors) -> dict[str, Any]:
     if procs.feature_extractor is not None:
         fe = procs.feature_extractor
         rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
-        out.update(fe([sample_audio(0.6, rate), sample_audio(1.0, rate)], sampling_rate=rate, padding=True,
-                      return_tensors="pt"))
+        pad = {} if pads_by_default(fe) else {"padding": True}
+        out.update(fe([sample_audio(0.6, rate), sample_audio(1.0, rate)], sampling_rate=rate, return_tensors="pt", **pad))
     return out
 
 
@@ -114,6 +138,13 @@ def make_labels(kind: str, model: Any, procs: Processors, batch: dict[str, Any],
     if kind == "class":
         num = int(getattr(config, "num_labels", 2) or 2)
         return {"labels": torch.arange(size) % num}
+    import inspect
+
+    if kind == "span" and "start_positions" not in inspect.signature(model.forward).parameters:
+        kind = "class"  # a QA head that classifies answers (LXMERT's over its answer vocabulary)
+    if kind == "class":
+        num = int(getattr(config, "num_labels", 2) or 2)
+        return {"labels": torch.arange(size) % num}
     if kind == "span":
         return {"start_positions": torch.ones(size, dtype=torch.long), "end_positions": torch.full((size,), 2)}
     raise ValueError(f"unknown label kind {kind!r}")
@@ -132,7 +163,7 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
     """One optimizer step; raises LevelError("train") on failure, LevelSkipped when no labels apply."""
     import torch
 
-    from tinymodels.validate import _batch_size, model_inputs
+    from tinymodels.validate import _batch_size, model_inputs, with_synthesized
 
     kind = label_kind(mappings)
     if kind is None:
@@ -144,9 +175,13 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         raise LevelSkipped("the head's forward takes no labels")
     try:
         batch = padded_batch(procs)
-        kwargs = model_inputs(model, batch, arch)
+        kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
+        if arch.endswith("ForMultipleChoice"):
+            # One question whose two choices are the two different texts: identical choices
+            # (`model_inputs` repeats each example) score alike, and their gradients cancel.
+            kwargs = {k: v[:, 0].unsqueeze(0) if hasattr(v, "dim") and v.dim() >= 3 else v for k, v in kwargs.items()}
         size = _batch_size(kwargs)
         kwargs.update(make_labels(kind, model, procs, batch, size))
         params = [p for p in model.parameters() if p.requires_grad]
