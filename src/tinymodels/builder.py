@@ -403,6 +403,9 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     from tinymodels.discover import processor_classes
     from tinymodels.fidelity.chat import attach_template, format_for
     from tinymodels.fidelity.metadata import ensure_mask_token, ensure_pad_token, fill_pad_ids, set_model_max_length
+    from tinymodels.fidelity.speech import add_tokens as add_speech_tokens
+    from tinymodels.fidelity.speech import config_fields as speech_config_fields
+    from tinymodels.fidelity.speech import family_of
     from tinymodels.knowledge import override_for
     from tinymodels.processors import (
         Processors,
@@ -450,8 +453,14 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         if _has_head(model_type, "MODEL_FOR_MASKED_LM_MAPPING_NAMES"):
             notes.append(ensure_mask_token(procs.tokenizer))
         procs.warnings.extend(n for n in notes if n)
+        family = family_of(model_type)
+        if family:
+            # Last: the family's tokenizer takes every id after its last special token as a timestamp.
+            add_speech_tokens(procs.tokenizer, family)
         fill_pad_ids(text_configs(tiny), procs.tokenizer)
         vocab = align_with_tokenizer(tiny, procs.tokenizer)
+        if family:
+            tiny.update(speech_config_fields(procs.tokenizer))
     else:
         clamp_token_ids(tiny, options.vocab_size)
     image_size = override.image_size if override else None
@@ -533,6 +542,7 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     levels (`procs`: the processors reloaded from `procs_dir`, which the levels use)."""
     from tinymodels.fidelity.check import run_levels
     from tinymodels.fidelity.metadata import complete_generation_config
+    from tinymodels.fidelity.speech import family_of, generation_fields
     from tinymodels.knowledge import override_for
     from tinymodels.models import count_params, instantiate, reload, save, weights_bytes
 
@@ -547,7 +557,8 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     shutil.copytree(procs_dir, target)
     target.chmod(0o755)  # copied from a 0700 temporary directory
     tokenizer = None if procs is None else (procs.tokenizer or getattr(procs.processor, "tokenizer", None))
-    complete_generation_config(model, tokenizer)
+    family = family_of(model_type) if tokenizer is not None else None
+    complete_generation_config(model, tokenizer, generation_fields(tokenizer, model.config, family) if family else {})
     _stage("save-reload", save, model, target)
     del model
     reloaded = _stage("save-reload", reload, arch, target, mappings)

@@ -116,12 +116,18 @@ def set_model_max_length(tokenizer: Any, config: Any) -> None:
     tokenizer.model_max_length = capacity if capacity is not None else VERY_LARGE_INTEGER
 
 
-def complete_generation_config(model: Any, tokenizer: Any | None) -> None:
-    """Fill what `generate` and the generation pipelines read: the pad id, and a `max_length`
-    inside a small position table (the pipelines' default new-token budget would overflow it)."""
+def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[str, Any] | None = None) -> None:
+    """Fill what `generate` and the generation pipelines read: the pad id, a `max_length` inside
+    a small position table (the pipelines' default new-token budget would overflow it), and the
+    fields of the model's generation family (`family`, from `fidelity.speech.generation_fields`)."""
     gen = getattr(model, "generation_config", None)
     if gen is None:
         return
+    for key, value in (family or {}).items():
+        setattr(gen, key, value)
+    if family:
+        # Not a config-derived default any more: transformers rebuilds those from config.json on load.
+        gen._from_model_config = False
     if tokenizer is not None and gen.pad_token_id is None and isinstance(tokenizer.pad_token_id, int):
         gen.pad_token_id = tokenizer.pad_token_id
     capacity = position_capacity(model.config)

@@ -1,0 +1,107 @@
+"""Whisper-style speech generation: the tokens and generation config its `generate` reads.
+
+A model type whose architectures inherit a mixin named in `resources/generation.yaml` gets, in
+the family's order: a start-of-transcript token, language tokens, task tokens, the previous-text
+and no-caption tokens, `<|notimestamps|>` as the last special token, then the timestamp tokens
+(`<|0.00|>`, `<|0.02|>`, …). The config starts decoding at start-of-transcript and pads with
+end-of-text; the generation config gets `no_timestamps_token_id`, `lang_to_id`, `task_to_id`,
+suppressed tokens, alignment heads and a `max_length` within the decoder's positions.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Final
+
+START: Final[str] = "<|startoftranscript|>"
+END: Final[str] = "<|endoftext|>"
+TASKS: Final[tuple[str, ...]] = ("translate", "transcribe")
+# Special tokens between the tasks and <|notimestamps|>, in the family's order.
+CONTROL: Final[tuple[str, ...]] = ("<|startoflm|>", "<|startofprev|>", "<|nocaptions|>")
+NO_TIMESTAMPS: Final[str] = "<|notimestamps|>"
+
+
+@functools.cache
+def families() -> dict[str, dict[str, Any]]:
+    from tinymodels.knowledge import load_resource
+
+    out = dict(load_resource("generation.yaml").get("families") or {})
+    for name, raw in out.items():
+        if not str(raw.get("reason", "")).strip():
+            raise ValueError(f"generation.yaml: {name} needs a reason")
+    return out
+
+
+def family_of(model_type: str) -> dict[str, Any] | None:
+    """The generation family of a model type: a mixin in the MRO of one of its model classes."""
+    import transformers
+
+    from tinymodels.discover import architecture_mappings
+
+    for arch in architecture_mappings(model_type):
+        try:
+            cls = getattr(transformers, arch, None)
+            names = {c.__name__ for c in inspect.getmro(cls)} if isinstance(cls, type) else set()
+        except ImportError:
+            continue
+        for mixin, family in families().items():
+            if mixin in names:
+                return family
+    return None
+
+
+def _languages(count: int) -> list[str]:
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    return [f"<|{code}|>" for code in list(LANGUAGES)[:count]]
+
+
+def add_tokens(tokenizer: Any, family: dict[str, Any]) -> None:
+    """Add the family's special tokens (in order, <|notimestamps|> last) and timestamp tokens."""
+    from tokenizers import AddedToken
+
+    specials = [START, *_languages(int(family["languages"])), *(f"<|{t}|>" for t in TASKS), *CONTROL, NO_TIMESTAMPS]
+    extra: dict[str, Any] = {"extra_special_tokens": [AddedToken(t, special=True, normalized=False) for t in specials]}
+    if END in tokenizer.get_vocab():
+        extra["pad_token"] = END  # the family pads with end-of-text
+    tokenizer.add_special_tokens(extra)
+    step = float(family["time_precision"])
+    stamps = [AddedToken(f"<|{i * step:.2f}|>", special=False, normalized=False)
+              for i in range(int(family["timestamps"]))]
+    tokenizer.add_tokens(stamps)
+
+
+def config_fields(tokenizer: Any) -> dict[str, Any]:
+    """Config token fields: decode from start-of-transcript, end and pad with end-of-text,
+    suppress the control tokens, and a leading space or end at the first step."""
+    ids = tokenizer.convert_tokens_to_ids
+    end = ids(END) if END in tokenizer.get_vocab() else tokenizer.eos_token_id
+    space = tokenizer.get_vocab().get("Ġ")
+    return {
+        "decoder_start_token_id": ids(START),
+        "bos_token_id": end, "eos_token_id": end, "pad_token_id": end,
+        "suppress_tokens": [ids(START), *(ids(f"<|{t}|>") for t in TASKS), *(ids(t) for t in CONTROL)],
+        "begin_suppress_tokens": [i for i in (space, end) if isinstance(i, int)],
+    }
+
+
+def generation_fields(tokenizer: Any, config: Any, family: dict[str, Any]) -> dict[str, Any]:
+    """What the family's `generate` reads from the generation config."""
+    ids = tokenizer.convert_tokens_to_ids
+    text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
+    layers = int(getattr(text, "decoder_layers", 0) or 0)
+    heads = int(getattr(text, "decoder_attention_heads", 0) or 0)
+    return {
+        **config_fields(tokenizer),
+        "no_timestamps_token_id": ids(NO_TIMESTAMPS),
+        "prev_sot_token_id": ids("<|startofprev|>"),
+        "lang_to_id": {t: ids(t) for t in _languages(int(family["languages"]))},
+        "task_to_id": {t: ids(f"<|{t}|>") for t in TASKS},
+        "is_multilingual": True,
+        "max_initial_timestamp_index": int(family["max_initial_timestamp_index"]),
+        # Cross-attention heads of the upper half of the decoder time words (return_timestamps="word").
+        "alignment_heads": [[layer, head] for layer in range(layers // 2, layers) for head in range(heads)],
+        # Within the decoder's positions: the pipelines would otherwise add 256 new tokens.
+        "max_length": int(getattr(text, "max_target_positions", 448) or 448),
+    }
