@@ -14,7 +14,7 @@ from conftest import arch_errors, build_in_process, run_cli
 from tinymodels.errors import UsageError
 from tinymodels.fidelity.levels import ALL, LevelError, parse_levels
 
-TYPES = ("gpt2", "llama", "qwen2", "roberta", "llava")
+TYPES = ("gpt2", "llama", "qwen2", "roberta", "llava", "whisper", "modernbert", "marian")
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,60 @@ def test_validate_flag_on_the_cli(tmp_path: Path) -> None:
     report = json.loads((out / "reports" / "tiny_model_creation_report.json").read_text())
     levels = {a: i["levels"] for a, i in report["GPT2Config"]["pytorch"].items()}
     assert levels and all(v == {"load": "ok", "forward": "ok"} for v in levels.values())
+
+
+def test_whisper_carries_what_timestamps_and_languages_need(built: dict[str, Any]) -> None:
+    import numpy as np
+    from transformers import pipeline
+
+    folder = _folder(built, "whisper", "WhisperForConditionalGeneration")
+    gen = _json(built, "whisper", "WhisperForConditionalGeneration", "generation_config.json")
+    config = _json(built, "whisper", "WhisperForConditionalGeneration", "config.json")
+    asr = pipeline("automatic-speech-recognition", model=str(folder), device="cpu")
+    tokenizer = asr.tokenizer
+    assert gen["no_timestamps_token_id"] == tokenizer.convert_tokens_to_ids("<|notimestamps|>")
+    # The tokenizer reads every id after its last special token as a timestamp; all of them decode.
+    assert tokenizer.all_special_ids[-1] == gen["no_timestamps_token_id"] < config["vocab_size"] == len(tokenizer)
+    assert config["decoder_start_token_id"] == tokenizer.convert_tokens_to_ids("<|startoftranscript|>")
+    assert set(gen["lang_to_id"]) >= {"<|en|>"} and set(gen["task_to_id"]) == {"translate", "transcribe"}
+    audio = np.zeros(34_000, dtype=np.float32)
+    result = asr(audio, return_timestamps=True, generate_kwargs={"max_new_tokens": 8})
+    assert len(result["chunks"]) >= 1
+    assert "text" in asr(audio, generate_kwargs={"language": "en", "task": "transcribe", "max_new_tokens": 4})
+
+
+def test_masked_lm_heads_get_a_mask_token(built: dict[str, Any]) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(_folder(built, "modernbert", "ModernBertForMaskedLM"))
+    assert tokenizer.mask_token is not None
+    assert built["modernbert"]["pytorch"]["ModernBertForMaskedLM"]["levels"]["pipeline"] == {"fill-mask": "ok"}
+    assert any("mask token" in w for w in built["modernbert"]["warnings"])
+
+
+def test_marian_decoder_vocabulary_is_the_tokenizers(built: dict[str, Any]) -> None:
+    # A larger decoder vocabulary let generate emit ids the tokenizer cannot decode.
+    config = _json(built, "marian", "MarianMTModel", "config.json")
+    assert config["decoder_vocab_size"] == config["vocab_size"]
+    assert built["marian"]["pytorch"]["MarianMTModel"]["levels"]["train"] == "ok"
+
+
+def test_level_counts_sum_the_report(built: dict[str, Any]) -> None:
+    from tinymodels.coverage import level_counts, levels_table
+
+    report = {t: built[t] for t in TYPES}
+    counts = level_counts(report)
+    archs = sum(len(built[t]["pytorch"]) for t in TYPES)
+    assert counts["load"]["ok"] == archs and counts["load"]["failed"] == 0
+    tasks = sum(len(i["levels"].get("pipeline", {})) for t in TYPES for i in built[t]["pytorch"].values())
+    assert counts["pipeline"]["ok"] + counts["pipeline"]["skipped"] == tasks
+    assert any(row.startswith("| train |") for row in levels_table(report))
+
+
+def test_skipped_levels_are_reported_with_their_reason(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tinymodels.knowledge import override_for
+
+    reason = override_for("reformer").skip_levels["train"]
+    entry = build_in_process(tmp_path_factory, "skips", ["reformer"])["reformer"]
+    assert arch_errors(entry) == {}
+    assert entry["pytorch"]["ReformerForMaskedLM"]["levels"]["train"] == f"skipped: {reason}"

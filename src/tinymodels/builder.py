@@ -402,7 +402,12 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     )
     from tinymodels.discover import processor_classes
     from tinymodels.fidelity.chat import attach_template, format_for
-    from tinymodels.fidelity.metadata import ensure_mask_token, ensure_pad_token, fill_pad_ids, set_model_max_length
+    from tinymodels.fidelity.metadata import (
+        ensure_mask_token,
+        ensure_pad_token,
+        fill_pad_ids,
+        set_model_max_length,
+    )
     from tinymodels.fidelity.speech import add_tokens as add_speech_tokens
     from tinymodels.fidelity.speech import config_fields as speech_config_fields
     from tinymodels.fidelity.speech import family_of
@@ -593,6 +598,7 @@ def _unexported_architectures(mappings: dict[str, Any]) -> dict[str, str]:
 def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     """Build every architecture of `model_type` into `out_dir`; return (config class name, entry)."""
     from tinymodels.discover import COMPOSITES, architecture_mappings, config_class
+    from tinymodels.fidelity.metadata import undecodable_ids
     from tinymodels.knowledge import override_for
     from tinymodels.upstream_config import tiny_config_for
     from tinymodels.validate import processor_inputs
@@ -630,6 +636,10 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
         entry.setdefault("warnings", []).extend(procs.warnings)
     if procs.chat_format:
         entry["chat_template"] = procs.chat_format
+    tokenizer = procs.tokenizer if procs.tokenizer is not None else getattr(procs.processor, "tokenizer", None)
+    undecodable = undecodable_ids(config, tokenizer) if tokenizer is not None else []
+    if undecodable:
+        entry.setdefault("warnings", []).append(f"metadata: token ids the tokenizer cannot decode: {', '.join(undecodable)}")
     fallback = getattr(procs.tokenizer, "tinymodels_fallback", None)
     if fallback:
         # The mapped tokenizer class could not be trained offline: say which one was used instead.
