@@ -195,3 +195,13 @@ def test_skipped_levels_are_reported_with_their_reason(tmp_path_factory: pytest.
     entry = build_in_process(tmp_path_factory, "skips", ["reformer"])["reformer"]
     assert arch_errors(entry) == {}
     assert entry["pytorch"]["ReformerForMaskedLM"]["levels"]["train"] == f"skipped: {reason}"
+
+
+def test_model_card_states_the_levels_passed(built: dict[str, Any]) -> None:
+    from tinymodels.modelcard import model_card
+
+    arch = "GPT2ForSequenceClassification"
+    entry = built["gpt2"]
+    card = model_card(_folder(built, "gpt2", arch), "org/tiny-random-" + arch, arch, entry["pytorch"][arch], entry)
+    assert "| Validated | load, forward, pipeline (text-classification, zero-shot-classification), train |" in card
+    assert "| Chat template | generic format |" in card

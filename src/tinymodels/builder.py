@@ -288,6 +288,7 @@ _IMAGE_INPUT = re.compile(r"pixel_values$|^grid_thw$")
 # The image processor for vision models with no processor of their own or of a parent model: plain
 # resize, rescale and normalize, which is all a backbone reading `pixel_values` needs.
 GENERIC_IMAGE_PROCESSOR = "ViTImageProcessor"
+GENERIC_DETECTION_IMAGE_PROCESSOR = "DetrImageProcessor"
 
 
 def _takes_images(model_type: str) -> bool:
@@ -321,8 +322,12 @@ def _related_image_processor(model_type: str, classes: Any) -> tuple[Any, str | 
         if found.image_processor:
             return (dataclasses.replace(classes, image_processor=found.image_processor),
                     f"processor: no image processor registered; using {found.image_processor} of {parent}")
-    return (dataclasses.replace(classes, image_processor=GENERIC_IMAGE_PROCESSOR),
-            f"processor: no image processor registered; using the generic {GENERIC_IMAGE_PROCESSOR}")
+    # A detector's boxes come out of its processor's `post_process_object_detection` (the
+    # object-detection pipeline calls it): DETR's processor has one, ViT's does not.
+    generic = GENERIC_DETECTION_IMAGE_PROCESSOR if _has_head(model_type, "MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES") \
+        else GENERIC_IMAGE_PROCESSOR
+    return (dataclasses.replace(classes, image_processor=generic),
+            f"processor: no image processor registered; using the generic {generic}")
 
 
 def _model_special_tokens(classes: Any, tiny: dict[str, Any], procs: Any, override: Any) -> dict[str, str]:

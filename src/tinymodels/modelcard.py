@@ -125,7 +125,24 @@ def card_facts(folder: Path, architecture: str, info: Mapping[str, Any], entry: 
         "params": info.get("params"),
         "tokenizers": [p for p in processors if is_tokenizer_class(p)],
         "processors": [p for p in processors if not is_tokenizer_class(p)],
+        "validated": _passed_levels(info.get("levels")),
+        "chat_template": entry.get("chat_template"),
     }
+
+
+def _passed_levels(levels: Any) -> str | None:
+    """`load, forward, pipeline (fill-mask), train`: the validation levels the model passed."""
+    if not isinstance(levels, Mapping):
+        return None
+    parts = []
+    for level, outcome in levels.items():
+        if isinstance(outcome, Mapping):
+            tasks = [t for t, r in outcome.items() if r == "ok"]
+            if tasks:
+                parts.append(f"{level} ({', '.join(tasks)})")
+        elif outcome == "ok":
+            parts.append(str(level))
+    return ", ".join(parts) or None
 
 
 def render_card(repo_id: str, facts: Mapping[str, Any]) -> str:
@@ -148,6 +165,8 @@ def render_card(repo_id: str, facts: Mapping[str, Any]) -> str:
         ("Parameters", f"{facts['params']:,}" if isinstance(facts.get("params"), int) else facts.get("params")),
         ("Tokenizers", ", ".join(f"`{t}`" for t in facts.get("tokenizers") or []) or None),
         ("Processors", ", ".join(f"`{p}`" for p in facts.get("processors") or []) or None),
+        ("Chat template", f"{facts['chat_template']} format" if facts.get("chat_template") else None),
+        ("Validated", facts.get("validated")),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows if v not in (None, ""))
     usage = ["from transformers import " + model_class, ""]
@@ -166,7 +185,8 @@ so its outputs are meaningless: use it to exercise code paths quickly, not for i
 Built offline by tinymodels: the configuration was shrunk to a few small layers, the
 tokenizer (if any) was trained from blank to the vocabulary size below, the model was
 instantiated with a fixed seed, saved with safetensors, reloaded through the Auto classes
-and validated with a forward pass.
+and validated the way tests use it (the levels it passed are listed below: forward pass,
+generation, `transformers.pipeline` tasks on padded batches, chat template, a training step).
 
 | | |
 | --- | --- |

@@ -21,6 +21,7 @@ from tinymodels.samples import (
     SAMPLING_RATE,
     sample_audio,
     sample_image,
+    sample_image_pair,
     sample_word_boxes,
     sample_words,
 )
@@ -207,12 +208,14 @@ SAMPLES: dict[str, Callable[[_Context], Call]] = {
     "table_queries": lambda ctx: (([{"table": _table(), "query": "How many?"},
                                     {"table": _table(), "query": "How many people live in Rome?"}],), {}),
     "image": lambda ctx: ((sample_image(),), {}),
-    "images": lambda ctx: (([sample_image(64), sample_image(48)],), {}),
+    # Two images of one size: image batches need no padding, and models without a resize (depth,
+    # super-resolution) cannot stack different sizes.
+    "images": lambda ctx: ((sample_image_pair(),), {}),
     "image_pair": lambda ctx: (([sample_image(64), sample_image(48)],), {}),
     "image_pairs": lambda ctx: (([[sample_image(64), sample_image(48)], [sample_image(48), sample_image(64)]],), {}),
     "image_prompt": lambda ctx: ((), {"images": sample_image(), "text": ctx.placeholder("image") + SAMPLE_TEXT}),
     # One list of images per prompt: a flat list would give every prompt both images.
-    "image_prompts": lambda ctx: ((), {"images": [[sample_image(64)], [sample_image(48)]],
+    "image_prompts": lambda ctx: ((), {"images": [[image] for image in sample_image_pair()],
                                        "text": [ctx.placeholder("image") + SHORT_TEXT,
                                                 ctx.placeholder("image") + SAMPLE_TEXT]}),
     "document": lambda ctx: ((_document(),), {}),

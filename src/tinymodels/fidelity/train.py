@@ -12,7 +12,10 @@ from typing import Any, Final
 
 from tinymodels.fidelity.levels import LevelError, LevelSkipped
 from tinymodels.processors import Processors
-from tinymodels.samples import SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image, sample_video
+
+# Two different images of one size: with identical ones, batch norm flattens both to the same
+# features and balanced class labels cancel every gradient of the classifier.
+from tinymodels.samples import SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image_pair, sample_video
 
 SHORT_TEXT: Final[str] = "Hello world!"
 LABEL_KINDS: Final[frozenset[str]] = frozenset({"ids", "class", "token_class", "span", "ctc"})
@@ -40,14 +43,6 @@ def _tokenizer(procs: Processors) -> Any:
     return procs.tokenizer if procs.tokenizer is not None else getattr(procs.processor, "tokenizer", None)
 
 
-def two_images() -> list[Any]:
-    """Two different images: with identical ones, batch norm flattens both to the same features and
-    balanced class labels then cancel every gradient of the classifier."""
-    from PIL import ImageOps
-
-    return [sample_image(), ImageOps.mirror(sample_image()).rotate(90)]
-
-
 def pads_by_default(feature_extractor: Any) -> bool:
     """Whether a feature extractor pads a batch by itself (Whisper's to its 3000 frames, which its
     encoder needs): then its own padding is kept, else it is asked to pad to the longest."""
@@ -72,7 +67,8 @@ def padded_batch(procs: Processors) -> dict[str, Any]:
                 # encoder needs its 30 s frames).
                 kwargs["text_kwargs"] = {"padding": True}
             if "images" in kwargs:
-                kwargs["images"] = two_images()
+                # One list per prompt: VLM processors count each prompt's placeholders against its images.
+                kwargs["images"] = [[image] for image in sample_image_pair()] if "text" in kwargs else sample_image_pair()
             if "videos" in kwargs:
                 kwargs["videos"] = [sample_video(), sample_video()]
             if "audio" in kwargs:
@@ -85,6 +81,8 @@ def padded_batch(procs: Processors) -> dict[str, Any]:
             # hand every argument to each part: the extractor's own padding first, then `padding`).
             flat = {k: v for k, v in kwargs.items() if not k.endswith("_kwargs")}
             attempts = [kwargs, flat, {**flat, "padding": True}] if len(flat) < len(kwargs) else [kwargs]
+            if "images" in kwargs and "text" in kwargs:
+                attempts.append({**kwargs, "images": sample_image_pair()})  # processors that take a flat list
             if "audio" in flat and "text" in flat:
                 # Media alone keeps the extractor's own padding (speech heads take their labels
                 # from the tokenizer; SpeechT5's processor refuses text and audio together).
@@ -100,7 +98,7 @@ def padded_batch(procs: Processors) -> dict[str, Any]:
     if procs.tokenizer is not None:
         out.update(procs.tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.image_processor is not None:
-        out.update(procs.image_processor(two_images(), return_tensors="pt"))
+        out.update(procs.image_processor(sample_image_pair(), return_tensors="pt"))
     if procs.feature_extractor is not None:
         fe = procs.feature_extractor
         rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
