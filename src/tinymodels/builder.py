@@ -573,9 +573,10 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     del model
     reloaded = _stage("save-reload", reload, arch, target, mappings)
     levels: dict[str, Any] = {}
+    timings: dict[str, float] = {}
     try:
         _stage("forward", run_levels, reloaded, arch, target, inputs, mappings, procs, options.validate,
-               options.seed, levels, override.skip_levels if override else {})
+               options.seed, levels, override.skip_levels if override else {}, timings)
     except StageError as err:
         err.levels = levels
         raise
@@ -586,6 +587,7 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
         "bytes": weights_bytes(target),
         "levels": levels,
         "seconds": round(time.perf_counter() - start, 3),
+        "level_seconds": {k: v for k, v in timings.items() if k in levels},
     }
 
 

@@ -6,6 +6,7 @@ caller reports what passed before a level failed. Levels that do not apply are n
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,11 @@ def has_chat_template(procs: Processors) -> bool:
 
 def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mappings: tuple[str, ...],
                procs: Processors, levels: frozenset[str], seed: int, record: dict[str, Any],
-               skips: dict[str, str] | None = None) -> None:
+               skips: dict[str, str] | None = None, timings: dict[str, float] | None = None) -> None:
     """Validate `model` (reloaded from `folder`) at every selected level that applies; `skips`
-    (the type's `skip_levels` data) names levels, or `pipeline/<task>`, that cannot pass upstream."""
+    (the type's `skip_levels` data) names levels, or `pipeline/<task>`, that cannot pass upstream;
+    `timings` receives the seconds each level took."""
+    timer = _Timer(timings if timings is not None else {})
     from tinymodels.fidelity.chat import chats, run_chat
     from tinymodels.fidelity.pipelines import run_pipelines, tasks_for
     from tinymodels.fidelity.train import run_train
@@ -32,11 +35,13 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
     skips = skips or {}
     record["load"] = OK
     if levels & {"forward", "generate"}:
+        timer.start("forward")
         generated = validate_model(model, arch, inputs, mappings, generate="generate" in levels)
         record["forward"] = OK
         if generated:
             record["generate"] = OK
     if "pipeline" in levels:
+        timer.start("pipeline")
         tasks = tasks_for(arch, mappings, procs, model)
         if tasks:
             record["pipeline"] = {}
@@ -51,14 +56,35 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
             record["chat"] = (f"skipped: {processor_class}.__init__ does not pass `chat_template` on, so the "
                               "processor loads without the saved template (upstream limitation)")
         else:
+            timer.start("chat")
             run_chat(model, arch, procs, folder, mappings)
             record["chat"] = OK
     if "train" in levels:
         if "train" in skips:
             record["train"] = f"skipped: {skips['train']}"
             return
+        timer.start("train")
         try:
             run_train(model, arch, procs, mappings, seed)
         except LevelSkipped:
             return
+        finally:
+            timer.stop()
         record["train"] = OK
+    timer.stop()
+
+
+class _Timer:
+    """Seconds per level into `into` (a level runs until the next starts or `stop`)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into, self.level, self.since = into, "", 0.0
+
+    def start(self, level: str) -> None:
+        self.stop()
+        self.level, self.since = level, time.perf_counter()
+
+    def stop(self) -> None:
+        if self.level:
+            self.into[self.level] = round(self.into.get(self.level, 0.0) + time.perf_counter() - self.since, 3)
+        self.level = ""
