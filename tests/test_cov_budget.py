@@ -99,13 +99,13 @@ def test_sibling_config_is_used_as_is() -> None:
 
 
 def test_vocabulary_without_tokenizer_shrinks_to_target() -> None:
-    from tinymodels.align import _text_configs, clamp_token_ids
+    from tinymodels.align import text_configs, clamp_token_ids
 
     tiny = tiny_config_dict("glmga")
     clamp_token_ids(tiny, 1024)
     assert tiny["text_config"]["vocab_size"] <= 1024
     omni = tiny_config_dict("qwen2_5_omni")
-    assert any(d is omni["thinker_config"]["text_config"] for d in _text_configs(omni))
+    assert any(d is omni["thinker_config"]["text_config"] for d in text_configs(omni))
 
 
 def test_checkpoint_folders_exist(built: dict[str, Any]) -> None:

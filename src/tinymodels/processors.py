@@ -263,6 +263,14 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
         longest = getattr(current, "longest_edge", None) if current is not None else None
         if isinstance(current, dict):
             longest = current.get("longest_edge")
+        areas = current if isinstance(current, dict) else {}
+        if attr == "size" and isinstance(areas.get("min_pixels"), int) and areas["min_pixels"] > target * target:
+            # Emu3-style pixel areas (`min_pixels` 512²): one target-sized image, like the Qwen case
+            # below; the processor's own `min_pixels`/`max_pixels` follow.
+            area = target * target
+            kwargs[attr] = {"min_pixels": area, "max_pixels": area}
+            kwargs.update({k: area for k in ("min_pixels", "max_pixels") if k in _valid_kwargs(cls)})
+            continue
         if attr == "size" and isinstance(longest, int) and longest >= _AREA_SIZE_MIN:
             # Qwen-style min/max pixel areas: one target-sized image, whatever the input size.
             kwargs[attr] = {"shortest_edge": target * target, "longest_edge": target * target}

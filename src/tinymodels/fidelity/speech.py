@@ -100,6 +100,8 @@ def generation_fields(tokenizer: Any, config: Any, family: dict[str, Any]) -> di
         "task_to_id": {t: ids(f"<|{t}|>") for t in TASKS},
         "is_multilingual": True,
         "max_initial_timestamp_index": int(family["max_initial_timestamp_index"]),
+        # A lone timestamp repeated would end every segment without advancing: generate would loop.
+        "bad_words_ids": [[ids("<|0.00|>"), ids("<|0.00|>")]],
         # Cross-attention heads of the upper half of the decoder time words (return_timestamps="word").
         "alignment_heads": [[layer, head] for layer in range(layers // 2, layers) for head in range(heads)],
         # Within the decoder's positions: the pipelines would otherwise add 256 new tokens.

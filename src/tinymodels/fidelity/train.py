@@ -18,6 +18,9 @@ from tinymodels.processors import Processors
 from tinymodels.samples import SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image_pair, sample_video
 
 SHORT_TEXT: Final[str] = "Hello world!"
+# Forward parameters carrying media: a head without any of them reads text only.
+_MEDIA_PARAMS: Final[frozenset[str]] = frozenset({"pixel_values", "pixel_values_videos", "input_features",
+                                                   "input_values", "audio_values", "flattened_patches"})
 LABEL_KINDS: Final[frozenset[str]] = frozenset({"ids", "class", "token_class", "span", "ctc"})
 
 
@@ -52,10 +55,13 @@ def pads_by_default(feature_extractor: Any) -> bool:
     return param is not None and param.default not in (False, None, "do_not_pad", inspect.Parameter.empty)
 
 
-def padded_batch(procs: Processors) -> dict[str, Any]:
-    """Two examples of different lengths through the checkpoint's own processors, padded."""
+def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
+    """Two examples of different lengths through the checkpoint's own processors, padded; with
+    `text_only` (a head that reads no media), through the tokenizer alone."""
     from tinymodels.validate import _call_variants
 
+    if text_only and _tokenizer(procs) is not None:
+        return dict(_tokenizer(procs)([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.processor is not None:
         first: Exception | None = None
         for variant in _call_variants(procs.processor, None):
@@ -172,7 +178,10 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         # An inference-only head (a distilled classifier "with teacher" averages two heads).
         raise LevelSkipped("the head's forward takes no labels")
     try:
-        batch = padded_batch(procs)
+        params = set(inspect.signature(model.forward).parameters)
+        # A text head of a multimodal type (Emu3's causal LM) reads token ids only: image prompts
+        # would only add thousands of placeholder tokens.
+        batch = padded_batch(procs, text_only="input_ids" in params and not params & _MEDIA_PARAMS)
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
