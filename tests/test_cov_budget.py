@@ -99,7 +99,7 @@ def test_sibling_config_is_used_as_is() -> None:
 
 
 def test_vocabulary_without_tokenizer_shrinks_to_target() -> None:
-    from tinymodels.align import text_configs, clamp_token_ids
+    from tinymodels.align import clamp_token_ids, text_configs
 
     tiny = tiny_config_dict("glmga")
     clamp_token_ids(tiny, 1024)
