@@ -61,6 +61,7 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
             record["chat"] = OK
     if "train" in levels:
         if "train" in skips:
+            timer.stop()
             record["train"] = f"skipped: {skips['train']}"
             return
         timer.start("train")
