@@ -138,7 +138,7 @@ def _is_media_only(model_type: str) -> bool:
     encoder sub-model (`voxtral_encoder`) keeps its parent's `vocab_size` but reads no text, and a
     tokenizer's text `attention_mask` would be passed to it as an audio mask."""
     params = _forward_params(model_type)
-    return bool(params) and all(any(_MEDIA_INPUT.search(n) for n in p) and not any(n.endswith("input_ids") for n in p)
+    return bool(params) and all(any(MEDIA_INPUT.search(n) for n in p) and not any(n.endswith("input_ids") for n in p)
                                 for p in params)
 
 
@@ -182,7 +182,7 @@ def _unregistered_processor(model_type: str, classes: Any) -> Any:
     if classes.processor or classes.tokenizer:
         return classes
     params = _forward_params(model_type)
-    if not params or not all("input_ids" in p and any(_MEDIA_INPUT.search(n) for n in p) for p in params):
+    if not params or not all("input_ids" in p and any(MEDIA_INPUT.search(n) for n in p) for p in params):
         return classes
     home = _home_type(config_class(model_type))
     try:
@@ -238,13 +238,13 @@ def _home_type(cls: Any) -> str | None:
 
 # Forward parameters carrying media (pixels, patches, audio features or waveforms; Pix2Struct-style
 # flattened patches).
-_MEDIA_INPUT = re.compile(r"pixel_values|^input_features$|^input_values$|^audio_values$|^grid_thw$|^flattened_patches$")
+MEDIA_INPUT = re.compile(r"pixel_values|^input_features$|^input_values$|^audio_values$|^grid_thw$|^flattened_patches$")
 
 
 def _is_text_only(model_type: str) -> bool:
     """True when every architecture's `forward` takes `input_ids` and no media input."""
     params = _forward_params(model_type)
-    return bool(params) and all("input_ids" in p and not any(_MEDIA_INPUT.search(n) for n in p) for p in params)
+    return bool(params) and all("input_ids" in p and not any(MEDIA_INPUT.search(n) for n in p) for p in params)
 
 
 def _with_home_components(model_type: str, classes: Any, depth: int = 0) -> Any:
@@ -566,7 +566,7 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
         shutil.rmtree(target)
     shutil.copytree(procs_dir, target)
     target.chmod(0o755)  # copied from a 0700 temporary directory
-    tokenizer = None if procs is None else (procs.tokenizer or getattr(procs.processor, "tokenizer", None))
+    tokenizer = None if procs is None else procs.text_tokenizer
     family = family_of(model_type) if tokenizer is not None else None
     complete_generation_config(model, tokenizer, generation_fields(tokenizer, model.config, family) if family else {})
     _stage("save-reload", save, model, target)
@@ -643,7 +643,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
         entry.setdefault("warnings", []).extend(procs.warnings)
     if procs.chat_format:
         entry["chat_template"] = procs.chat_format
-    tokenizer = procs.tokenizer if procs.tokenizer is not None else getattr(procs.processor, "tokenizer", None)
+    tokenizer = procs.text_tokenizer
     undecodable = undecodable_ids(config, tokenizer) if tokenizer is not None else []
     if undecodable:
         entry.setdefault("warnings", []).append(f"metadata: token ids the tokenizer cannot decode: {', '.join(undecodable)}")

@@ -30,6 +30,11 @@ class Processors:
     # The chat format whose template the tokenizer/processor carry (`fidelity.chat`), if any.
     chat_format: str | None = None
 
+    @property
+    def text_tokenizer(self) -> Any:
+        """The tokenizer, standalone or the `ProcessorMixin`'s own (None when there is none)."""
+        return self.tokenizer if self.tokenizer is not None else getattr(self.processor, "tokenizer", None)
+
     def class_names(self) -> list[str]:
         """Class names for the reports (upstream lists every processor class it saved)."""
         objs = [self.tokenizer, self.image_processor, self.feature_extractor, self.video_processor, self.processor]

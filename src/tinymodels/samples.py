@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 SAMPLE_TEXT = "Hello world! This tiny model reads a short sentence, café 123."
+# A shorter text beside SAMPLE_TEXT makes a batch of two that needs padding.
+SHORT_TEXT = "Hello world!"
 SAMPLING_RATE = 16_000
 
 

@@ -16,7 +16,7 @@ from tinymodels.processors import Processors
 
 def has_chat_template(procs: Processors) -> bool:
     """Whether the saved checkpoint carries a chat template (tokenizer or processor)."""
-    owners = (procs.processor, procs.tokenizer, getattr(procs.processor, "tokenizer", None))
+    owners = (procs.processor, procs.tokenizer, procs.text_tokenizer)
     return any(getattr(o, "chat_template", None) for o in owners if o is not None)
 
 
@@ -26,12 +26,12 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
     """Validate `model` (reloaded from `folder`) at every selected level that applies; `skips`
     (the type's `skip_levels` data) names levels, or `pipeline/<task>`, that cannot pass upstream;
     `timings` receives the seconds each level took."""
-    timer = _Timer(timings if timings is not None else {})
     from tinymodels.fidelity.chat import chats, run_chat
     from tinymodels.fidelity.pipelines import run_pipelines, tasks_for
     from tinymodels.fidelity.train import run_train
     from tinymodels.validate import validate_model
 
+    timer = _Timer(timings if timings is not None else {})
     skips = skips or {}
     record["load"] = OK
     if levels & {"forward", "generate"}:

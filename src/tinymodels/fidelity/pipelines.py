@@ -19,6 +19,7 @@ from tinymodels.samples import (
     SAMPLE_QUESTION,
     SAMPLE_TEXT,
     SAMPLING_RATE,
+    SHORT_TEXT,
     sample_audio,
     sample_image,
     sample_image_pair,
@@ -27,7 +28,6 @@ from tinymodels.samples import (
 )
 
 COMPONENTS = ("tokenizer", "image_processor", "feature_extractor", "video_processor", "processor")
-SHORT_TEXT = "Hello world!"
 
 
 @dataclass(frozen=True)

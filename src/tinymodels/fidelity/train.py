@@ -15,12 +15,15 @@ from tinymodels.processors import Processors
 
 # Two different images of one size: with identical ones, batch norm flattens both to the same
 # features and balanced class labels cancel every gradient of the classifier.
-from tinymodels.samples import SAMPLE_TEXT, SAMPLING_RATE, sample_audio, sample_image_pair, sample_video
+from tinymodels.samples import (
+    SAMPLE_TEXT,
+    SAMPLING_RATE,
+    SHORT_TEXT,
+    sample_audio,
+    sample_image_pair,
+    sample_video,
+)
 
-SHORT_TEXT: Final[str] = "Hello world!"
-# Forward parameters carrying media: a head without any of them reads text only.
-_MEDIA_PARAMS: Final[frozenset[str]] = frozenset({"pixel_values", "pixel_values_videos", "input_features",
-                                                   "input_values", "audio_values", "flattened_patches"})
 LABEL_KINDS: Final[frozenset[str]] = frozenset({"ids", "class", "token_class", "span", "ctc"})
 
 
@@ -42,10 +45,6 @@ def label_kind(mappings: tuple[str, ...]) -> str | None:
     return next((kinds[m] for m in mappings if m in kinds), None)
 
 
-def _tokenizer(procs: Processors) -> Any:
-    return procs.tokenizer if procs.tokenizer is not None else getattr(procs.processor, "tokenizer", None)
-
-
 def pads_by_default(feature_extractor: Any) -> bool:
     """Whether a feature extractor pads a batch by itself (Whisper's to its 3000 frames, which its
     encoder needs): then its own padding is kept, else it is asked to pad to the longest."""
@@ -60,8 +59,8 @@ def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
     `text_only` (a head that reads no media), through the tokenizer alone."""
     from tinymodels.validate import _call_variants
 
-    if text_only and _tokenizer(procs) is not None:
-        return dict(_tokenizer(procs)([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
+    if text_only and procs.text_tokenizer is not None:
+        return dict(procs.text_tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.processor is not None:
         first: Exception | None = None
         for variant in _call_variants(procs.processor, None):
@@ -118,7 +117,7 @@ def _text_ids(procs: Processors, batch: dict[str, Any], texts: list[str] | None 
     if texts is None and "input_ids" in batch:
         ids = batch["input_ids"]
         return ids, batch.get("attention_mask")
-    tok = _tokenizer(procs)
+    tok = procs.text_tokenizer
     if tok is None:
         raise LevelSkipped("no tokenizer to make text labels with")
     enc = tok(texts or [SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt")
@@ -167,6 +166,7 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
     """One optimizer step; raises LevelError("train") on failure, LevelSkipped when no labels apply."""
     import torch
 
+    from tinymodels.builder import MEDIA_INPUT
     from tinymodels.validate import _batch_size, model_inputs, with_synthesized
 
     kind = label_kind(mappings)
@@ -181,7 +181,7 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         params = set(inspect.signature(model.forward).parameters)
         # A text head of a multimodal type (Emu3's causal LM) reads token ids only: image prompts
         # would only add thousands of placeholder tokens.
-        batch = padded_batch(procs, text_only="input_ids" in params and not params & _MEDIA_PARAMS)
+        batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params))
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
