@@ -93,3 +93,17 @@ def test_skipped_composite_is_reported_not_dropped(tmp_path: Path) -> None:
                                    tmp_path / "encoder-decoder")
     assert name == "EncoderDecoderConfig"
     assert "error" in entry and entry["pytorch"] == {}
+
+
+def test_composites_pass_the_levels_of_their_heads(composites: dict[str, tuple[Path, str, dict[str, Any]]]) -> None:
+    """Composites go through the same architecture builder as every type: the same levels run."""
+    levels = {t: entry["pytorch"][a]["levels"] for t, (_, _, entry) in composites.items() for a in entry["pytorch"]}
+    # The generative composites decode: generate, a chat round with the decoder's template, a train step.
+    for model_type in ("encoder-decoder", "vision-encoder-decoder", "speech-encoder-decoder"):
+        assert levels[model_type]["train"] == "ok", model_type
+    assert levels["encoder-decoder"]["chat"] == "ok"
+    assert levels["vision-encoder-decoder"]["chat"] == "ok"
+    assert levels["speech-encoder-decoder"]["pipeline"] == {"automatic-speech-recognition": "ok"}
+    _, _, entry = composites["vision-encoder-decoder"]
+    assert entry["chat_template"]
+    assert (composites["vision-encoder-decoder"][0] / "VisionEncoderDecoderModel-vit-gpt2" / "chat_template.jinja").is_file()

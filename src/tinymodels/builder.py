@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -547,9 +547,10 @@ def reload_processors(path: Path, original: Any) -> Any:
 
 def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str, Any], out_dir: Path,
                        mappings: tuple[str, ...], model_type: str, options: BuildOptions,
-                       procs: Any = None) -> dict[str, Any]:
-    """Build, save, reload and validate one architecture into `out_dir/arch` at the selected
-    levels (`procs`: the processors reloaded from `procs_dir`, which the levels use)."""
+                       procs: Any = None, folder: str | None = None) -> dict[str, Any]:
+    """Build, save, reload and validate one architecture into `out_dir/folder` (default: the
+    architecture's name) at the selected levels (`procs`: the processors reloaded from
+    `procs_dir`, which the levels use)."""
     from tinymodels.fidelity.check import run_levels
     from tinymodels.fidelity.metadata import complete_generation_config
     from tinymodels.fidelity.speech import family_of, generation_fields
@@ -559,7 +560,8 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     override = override_for(model_type)
 
     start = time.perf_counter()
-    target = out_dir / arch
+    folder = folder or arch
+    target = out_dir / folder
     model = _stage("instantiate", instantiate, arch, config, options.seed)
     params = count_params(model)
     if target.exists():
@@ -582,13 +584,19 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
         raise
     return {
         "model": arch,
-        "checkpoint": f"{model_type}/{arch}",
+        "checkpoint": f"{model_type}/{folder}",
         "params": params,
         "bytes": weights_bytes(target),
         "levels": levels,
         "seconds": round(time.perf_counter() - start, 3),
         "level_seconds": {k: v for k, v in timings.items() if k in levels},
     }
+
+
+def skipped_architectures(mappings: dict[str, Any], override: Any) -> dict[str, str]:
+    """Architectures not to build, with why: not exported by transformers, or the type's
+    `skip_architectures` data."""
+    return {**_unexported_architectures(mappings), **(override.skip_architectures if override else {})}
 
 
 def _unexported_architectures(mappings: dict[str, Any]) -> dict[str, str]:
@@ -605,10 +613,8 @@ def _unexported_architectures(mappings: dict[str, Any]) -> dict[str, str]:
 def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     """Build every architecture of `model_type` into `out_dir`; return (config class name, entry)."""
     from tinymodels.discover import COMPOSITES, architecture_mappings, config_class
-    from tinymodels.fidelity.metadata import undecodable_ids
     from tinymodels.knowledge import override_for
     from tinymodels.upstream_config import tiny_config_for
-    from tinymodels.validate import processor_inputs
 
     if model_type in COMPOSITES:
         from tinymodels.composite import build_composite
@@ -618,7 +624,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     config_name = config_class(model_type).__name__
     mappings = architecture_mappings(model_type)
     override = override_for(model_type)
-    skip_arch = {**_unexported_architectures(mappings), **(override.skip_architectures if override else {})}
+    skip_arch = skipped_architectures(mappings, override)
     archs = [a for a in mappings if a not in options.skip]
     entry: dict[str, Any] = {"model_type": model_type, "processor": {}, "pytorch": {}}
 
@@ -639,6 +645,22 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     if vocab is not None:
         entry["vocab_size"] = vocab
     entry["processor"] = {n: n for n in procs.class_names()}
+    build_architectures(entry, model_type, archs, skip_arch, config, procs, options, out_dir, mappings)
+    return finish()
+
+
+def build_architectures(entry: dict[str, Any], model_type: str, archs: list[str], skip_arch: dict[str, str],
+                        config: Any, procs: Any, options: BuildOptions, out_dir: Path,
+                        mappings: dict[str, tuple[str, ...]], folder: Callable[[str], str] = str) -> None:
+    """Save the processors once, reload them as users will, and build every architecture of
+    `archs` into `out_dir/folder(arch)` at the selected levels, recording each in `entry`.
+
+    Shared by plain model types and composites (whose folders are `Arch-enc-dec`)."""
+    from tinymodels.fidelity.metadata import undecodable_ids
+    from tinymodels.knowledge import override_for
+    from tinymodels.validate import processor_inputs
+
+    override = override_for(model_type)
     if procs.warnings:
         entry.setdefault("warnings", []).extend(procs.warnings)
     if procs.chat_format:
@@ -651,6 +673,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     if fallback:
         # The mapped tokenizer class could not be trained offline: say which one was used instead.
         entry.setdefault("warnings", []).append(f"tokenizer: {fallback}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tinymodels-procs-") as tmp:
         procs_dir = Path(tmp)
         try:
@@ -665,7 +688,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
         except StageError as err:
             entry["error"] = [f"[{err.stage}] {err}", err.trace]
             entry["pytorch"] = {a: _error(err) for a in archs}
-            return finish()
+            return
         for arch in archs:
             if arch in skip_arch:
                 err = StageError("skipped", RuntimeError(skip_arch[arch]))
@@ -673,9 +696,8 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
                 entry["pytorch"][arch] = _error(err)
                 continue
             try:
-                entry["pytorch"][arch] = build_architecture(arch, config, procs_dir, inputs, out_dir,
-                                                            mappings[arch], model_type, options, loaded)
+                entry["pytorch"][arch] = build_architecture(arch, config, procs_dir, inputs, out_dir, mappings[arch],
+                                                            model_type, options, loaded, folder(arch))
             except StageError as err:
-                shutil.rmtree(out_dir / arch, ignore_errors=True)
+                shutil.rmtree(out_dir / folder(arch), ignore_errors=True)
                 entry["pytorch"][arch] = _error(err)
-    return finish()

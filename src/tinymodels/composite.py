@@ -11,7 +11,6 @@ the output of its reloaded processors. The report key is the composite class nam
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,8 @@ def combine_processors(model_type: str, encoder: Any, decoder: Any, config: Any 
     from tinymodels.processors import Processors, build_processor
 
     parts = Processors(tokenizer=decoder.tokenizer, image_processor=encoder.image_processor,
-                       feature_extractor=encoder.feature_extractor, video_processor=encoder.video_processor)
+                       feature_extractor=encoder.feature_extractor, video_processor=encoder.video_processor,
+                       chat_format=decoder.chat_format, warnings=[*encoder.warnings, *decoder.warnings])
     name = processor_classes(model_type).processor
     if name:
         parts.processor = build_processor(name, parts, config)
@@ -89,17 +89,24 @@ def combine_processors(model_type: str, encoder: Any, decoder: Any, config: Any 
 
 
 def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Build, save, reload and validate one composite model; return (config class name, entry)."""
-    from tinymodels.builder import StageError, _error, _stage, nothing_to_build, reload_processors
+    """Build one composite model type: its sides, then every architecture through the same
+    builder as any model type (levels included); return (config class name, entry)."""
+    from tinymodels.builder import (
+        StageError,
+        _error,
+        _stage,
+        build_architectures,
+        nothing_to_build,
+        skipped_architectures,
+    )
     from tinymodels.discover import COMPOSITES, architecture_mappings, config_class
     from tinymodels.knowledge import override_for
-    from tinymodels.models import count_params, instantiate, reload, save, weights_bytes
-    from tinymodels.validate import processor_inputs, validate_model
 
     start = time.perf_counter()
     enc_type, dec_type = COMPOSITES[model_type]
     config_name = config_class(model_type).__name__
     mappings = architecture_mappings(model_type)
+    override = override_for(model_type)
     archs = [a for a in mappings if a not in options.skip]
     entry: dict[str, Any] = {"model_type": model_type, "processor": {}, "pytorch": {},
                              "composite": {"encoder": enc_type, "decoder": dec_type}}
@@ -108,7 +115,6 @@ def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tu
         entry["seconds"] = round(time.perf_counter() - start, 3)
         return config_name, entry
 
-    override = override_for(model_type)
     if nothing_to_build(entry, override, archs):
         return finish()
     try:
@@ -125,32 +131,6 @@ def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tu
         entry["pytorch"] = {a: _error(err) for a in archs}
         return finish()
     entry["processor"] = {n: n for n in procs.class_names()}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for arch in archs:
-        arch_start = time.perf_counter()
-        folder = folder_name(arch, enc_type, dec_type)
-        target = out_dir / folder
-        try:
-            model = _stage("instantiate", instantiate, arch, config, options.seed)
-            params = count_params(model)
-            if target.exists():
-                shutil.rmtree(target)
-            _stage("processor", procs.save, target)
-            _stage("save-reload", save, model, target)
-            del model
-            reloaded = _stage("save-reload", reload, arch, target, mappings[arch])
-            # Inputs come from the processors as saved next to the model (what users load).
-            loaded = _stage("processor", reload_processors, target, procs)
-            inputs = _stage("processor", processor_inputs, loaded)
-            _stage("forward", validate_model, reloaded, arch, inputs, mappings[arch])
-            entry["pytorch"][arch] = {
-                "model": arch,
-                "checkpoint": f"{model_type}/{folder}",
-                "params": params,
-                "bytes": weights_bytes(target),
-                "seconds": round(time.perf_counter() - arch_start, 3),
-            }
-        except StageError as err:
-            shutil.rmtree(target, ignore_errors=True)
-            entry["pytorch"][arch] = _error(err)
+    build_architectures(entry, model_type, archs, skipped_architectures(mappings, override), config, procs, options,
+                        out_dir, mappings, lambda arch: folder_name(arch, enc_type, dec_type))
     return finish()
