@@ -91,6 +91,33 @@ def test_second_run_skips_up_to_date_types(built_n2: Path) -> None:
     assert output_digests(built_n2) == hashes
 
 
+def test_up_to_date_rerun_imports_neither_torch_nor_transformers(built_n2: Path) -> None:
+    """Staleness is decided from stamps and package metadata: the no-change re-run is import-cheap."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "tinymodels", "build", *TYPES, "-o", str(built_n2),
+                           "--num-workers", "2"], capture_output=True, text=True, env=cli_env(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(TYPES)} model type(s) up to date" in proc.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "tinymodels.runner" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("torch", "transformers")}
+
+
+def test_stamped_types_name_the_types_of_an_unchanged_environment(built_n2: Path, tmp_path: Path) -> None:
+    from tinymodels.fingerprint import TYPES_STAMP, stamp_types, stamped_types
+
+    assert stamped_types(built_n2, ["gpt2", "vit", "gpt2"], all_types=False) == ["gpt2", "vit"]
+    # A name without a stamp (unknown, or never built here) needs transformers to resolve it.
+    assert stamped_types(built_n2, ["gpt2", "not-a-type"], all_types=False) is None
+    assert stamped_types(tmp_path, [], all_types=True) is None
+    stamp_types(tmp_path, ["bert", "vit"])
+    assert stamped_types(tmp_path, [], all_types=True) == ["bert", "vit"]
+    # Another environment (here: another transformers version) resolves the list afresh.
+    data = json.loads((tmp_path / TYPES_STAMP).read_text())
+    data["environment"]["transformers"] = "0.0.1"
+    (tmp_path / TYPES_STAMP).write_text(json.dumps(data))
+    assert stamped_types(tmp_path, [], all_types=True) is None
+
+
 def test_force_rebuilds(built_n2: Path) -> None:
     before, hashes = mtimes(built_n2), output_digests(built_n2)
     # In-process (--num-workers 0) on purpose: the debugging mode must produce the same files.

@@ -79,3 +79,24 @@ def test_build_records_the_config_source(tmp_path: Path, model_type: str, arch: 
     saved = json.loads((tmp_path / model_type / arch / "config.json").read_text())
     if source == SOURCE_TEST_CLASS:
         assert saved["hidden_size"] == 24
+
+
+@pytest.mark.slow
+def test_an_edited_test_file_makes_its_type_stale(tmp_path: Path) -> None:
+    """The fingerprint holds the type's modeling test file: editing it rebuilds that type only."""
+    import shutil
+
+    from conftest import run_cli
+
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo)
+    out = tmp_path / "out"
+    args = ("bert", "vit", "-o", str(out), "--transformers-repo", str(repo), "--validate", "forward")
+    assert run_cli("build", *args).returncode == 0
+    again = run_cli("build", *args)
+    assert "2 model type(s) up to date" in again.stderr
+    test_file = modeling_test_file("bert", repo)
+    test_file.write_text(test_file.read_text() + "\n# edited\n")
+    edited = run_cli("build", *args)
+    assert edited.returncode == 0, edited.stderr
+    assert "1 model type(s) up to date, not rebuilt (vit)" in edited.stderr and "✓ bert" in edited.stderr

@@ -2,12 +2,18 @@
 
 A model type's output is up to date when the fingerprint stored beside it in
 ``{output}/{model_type}/.tinymodels.json`` equals the one computed now. The
-fingerprint holds the tool version and a digest of its build code (so a code change in
-a development checkout rebuilds), the library versions, a digest of the tiny config dict,
-the type's overrides entry, the corpus identity, vocab size, seed, the skip list
-restricted to the type's architectures and, with ``--transformers-repo``, a digest of the
-type's modeling test file there (whose ModelTester gives the tiny config). It is computed in the runner's parent
-process without building anything (config classes only; a few ms per type).
+fingerprint holds what determines the output, and nothing that needs torch or
+transformers imported to know: the tool version and a digest of its code and knowledge
+files (so a code change in a development checkout rebuilds), the installed library
+versions (package metadata), the corpus identity, vocab size, seed, validation levels,
+the skip list restricted to the type's architectures and, with ``--transformers-repo``,
+a digest of the type's modeling test file there (whose ModelTester gives the tiny config).
+
+The two facts about a type that need transformers (its architectures and its modeling
+test file's path: `TypeFacts`) are functions of the installed transformers, which the
+fingerprint already holds: an up-to-date check takes them from the stamp, and only a
+type about to be built resolves them. The tiny config itself is not fingerprinted: it is
+computed, from fingerprinted inputs, only when a type is built.
 
 The stamp file is written last, inside the staging directory, just before the
 staging directory is renamed into place: a folder without a stamp (or with a stamp
@@ -29,8 +35,9 @@ from tinymodels import __version__
 from tinymodels.options import BuildOptions
 
 STAMP: Final[str] = ".tinymodels.json"
-STAMP_FORMAT: Final[int] = 1
-LIBRARIES: Final[tuple[str, ...]] = ("transformers", "tokenizers", "torch")
+STAMP_FORMAT: Final[int] = 2
+# Libraries whose version can change what a build writes (configs, tokenizers, weights, processors).
+LIBRARIES: Final[tuple[str, ...]] = ("transformers", "tokenizers", "torch", "sentencepiece", "safetensors", "timm")
 # Modules that do not shape what a build writes: editing them must not invalidate outputs.
 NOT_BUILD_CODE: Final[frozenset[str]] = frozenset({
     "__main__.py", "cli.py", "log.py", "errors.py", "runner.py", "workers.py", "progress.py", "fingerprint.py",
@@ -90,61 +97,74 @@ def source_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def _tiny_config_digest(model_type: str) -> str:
-    from tinymodels.tiny_config import tiny_config_dict
+@dataclasses.dataclass(frozen=True)
+class TypeFacts:
+    """What the fingerprint needs to know of a type that only transformers can tell."""
 
-    try:
+    architectures: tuple[str, ...]
+    # `--transformers-repo`'s modeling test file of the type, relative to the repository.
+    test_file: str | None = None
+
+
+def type_facts(model_type: str, options: BuildOptions) -> TypeFacts:
+    """Resolve a type's `TypeFacts` through transformers (imports it)."""
+    from tinymodels.discover import architectures_for
+
+    test_file = None
+    if options.transformers_repo is not None:
+        repo = Path(options.transformers_repo)
         try:
-            tiny = tiny_config_dict(model_type, check=False)  # type: ignore[call-arg]  # the dict, unvalidated: cheaper
-        except TypeError:
-            tiny = tiny_config_dict(model_type)
-        return digest(tiny)
-    except Exception as exc:  # noqa: BLE001 - a config that cannot be built still has an identity
-        return digest({"error": f"{type(exc).__name__}: {exc}"})
+            from tinymodels.upstream_config import modeling_test_file
+
+            test_file = modeling_test_file(model_type, repo).relative_to(repo).as_posix()
+        except Exception as exc:  # noqa: BLE001 - identity of "could not tell" (the build reports why)
+            test_file = f"error: {type(exc).__name__}"
+    return TypeFacts(tuple(architectures_for(model_type)), test_file)
 
 
-def _repo_test_digest(model_type: str, repo: Path) -> str:
-    """With --transformers-repo the tiny config comes from the type's modeling test file: hash that file."""
-    try:
-        from tinymodels.upstream_config import modeling_test_file
-
-        path = modeling_test_file(model_type, repo)
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "absent"
-    except Exception as exc:  # noqa: BLE001 - identity of "could not tell"
-        return f"error: {type(exc).__name__}"
-
-
-def _override(model_type: str) -> Any:
-    from tinymodels.knowledge import override_for
-
-    override = override_for(model_type)
-    return canonical(dataclasses.asdict(override)) if override is not None else None
+def facts_from_stamp(stamp: dict[str, Any]) -> TypeFacts | None:
+    """The `TypeFacts` a stamp was computed with (valid while the rest of its fingerprint matches)."""
+    fp = stamp.get("fingerprint")
+    archs = fp.get("architectures") if isinstance(fp, dict) else None
+    if not isinstance(archs, list):
+        return None
+    repo = fp.get("transformers_repo")
+    return TypeFacts(tuple(archs), repo.get("file") if isinstance(repo, dict) else None)
 
 
-def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[str, str]) -> dict[str, Any]:
-    """The fingerprint of one model type (a small JSON-able dict).
+def _test_file_digest(repo: Path, test_file: str | None) -> str:
+    if test_file is None or test_file.startswith("error:"):
+        return "absent"
+    path = repo / test_file
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "absent"
+
+
+def environment(versions: dict[str, str]) -> dict[str, Any]:
+    """The fingerprint fields shared by every type: the tool, its code and the library versions."""
+    return {"tinymodels": __version__, "tinymodels_source": source_digest(), **versions}
+
+
+def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[str, str],
+            facts: TypeFacts) -> dict[str, Any]:
+    """The fingerprint of one model type (a small JSON-able dict; no torch or transformers import).
 
     `corpus` is `corpus.corpus_id(options.corpus)` and `versions` `library_versions()`,
     passed in so that a run over hundreds of types computes them once.
     """
-    from tinymodels.discover import architectures_for
     from tinymodels.fidelity.levels import spelled
 
-    archs = set(architectures_for(model_type))
+    repo = options.transformers_repo
     return {
-        "tinymodels": __version__,
-        "tinymodels_source": source_digest(),
-        **versions,
+        **environment(versions),
         "model_type": model_type,
-        "tiny_config": _tiny_config_digest(model_type),
-        "override": _override(model_type),
+        "architectures": list(facts.architectures),
         "corpus": corpus,
         "vocab_size": options.vocab_size,
         "seed": options.seed,
-        "skip": sorted(archs & set(options.skip)),
+        "skip": sorted(set(facts.architectures) & set(options.skip)),
         "validate": spelled(options.validate),
-        "transformers_repo": (None if options.transformers_repo is None
-                              else _repo_test_digest(model_type, Path(options.transformers_repo))),
+        "transformers_repo": (None if repo is None else
+                              {"file": facts.test_file, "sha": _test_file_digest(Path(repo), facts.test_file)}),
     }
 
 
@@ -175,3 +195,40 @@ def stamp_text(fingerprint: dict[str, Any], config_class: str, entry: dict[str, 
 
     return dump_json({"format": STAMP_FORMAT, "fingerprint": fingerprint, "config_class": config_class,
                       "entry": entry})
+
+
+# The `--all` type list of an output, with the environment it was resolved in.
+TYPES_STAMP: Final[str] = ".tinymodels-types.json"
+
+
+def stamped_types(output: Path, requested: list[str], all_types: bool) -> list[str] | None:
+    """The resolved model types, known without importing transformers, or None.
+
+    The type list is a function of the environment (transformers and our code): requested
+    names that each have a stamp from the same environment were valid when stamped; `--all`
+    reuses the list stamped in the output by the last `--all` run in the same environment.
+    """
+    env = environment(library_versions())
+    if all_types:
+        try:
+            data = json.loads((output / TYPES_STAMP).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        types = data.get("model_types") if isinstance(data, dict) and data.get("environment") == env else None
+        return [str(t) for t in types] if isinstance(types, list) else None
+    names = list(dict.fromkeys(requested))
+    for name in names:
+        stamp = read_stamp(output / name)
+        fp = stamp.get("fingerprint") if stamp else None
+        if not isinstance(fp, dict) or fp.get("model_type") != name or any(fp.get(k) != v for k, v in env.items()):
+            return None
+    return names or None
+
+
+def stamp_types(output: Path, model_types: list[str]) -> None:
+    """Record the `--all` type list resolved in this environment (read by `stamped_types`)."""
+    from tinymodels.reports import atomic_write_text
+
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output / TYPES_STAMP, json.dumps(
+        {"environment": environment(library_versions()), "model_types": model_types}, indent=1) + "\n")

@@ -219,7 +219,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _plan(options: BuildOptions) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], list[str]]:
-    """(fingerprints, stamps of up-to-date types, types to build) for the requested types."""
+    """(fingerprints, stamps of up-to-date types, types to build) for the requested types.
+
+    Up-to-date checks read stamps and package metadata only; transformers is imported (for
+    the `TypeFacts` of the fingerprints to write) only when some type is to be built."""
     from tinymodels.corpus import corpus_id
 
     versions = fingerprint.library_versions()
@@ -228,13 +231,20 @@ def _plan(options: BuildOptions) -> tuple[dict[str, dict[str, Any]], dict[str, d
     fresh: dict[str, dict[str, Any]] = {}
     todo: list[str] = []
     for model_type in options.model_types:
-        prints[model_type] = fp = fingerprint.compute(model_type, options, corpus, versions)
-        stamp = fingerprint.read_stamp(options.output / model_type)
-        if not options.force and stamp is not None and stamp.get("fingerprint") == fp \
-                and _folders_present(options.output / model_type, stamp["entry"]):
-            fresh[model_type] = stamp
-        else:
-            todo.append(model_type)
+        stamp = None if options.force else fingerprint.read_stamp(options.output / model_type)
+        facts = fingerprint.facts_from_stamp(stamp) if stamp is not None else None
+        if stamp is not None and facts is not None:
+            fp = fingerprint.compute(model_type, options, corpus, versions, facts)
+            if stamp.get("fingerprint") == fp and _folders_present(options.output / model_type, stamp["entry"]):
+                prints[model_type] = fp
+                fresh[model_type] = stamp
+                continue
+        todo.append(model_type)
+    if todo:
+        _quiet_parent()
+    for model_type in todo:
+        prints[model_type] = fingerprint.compute(model_type, options, corpus, versions,
+                                                 fingerprint.type_facts(model_type, options))
     return prints, fresh, todo
 
 
@@ -247,7 +257,7 @@ def _folders_present(type_dir: Path, entry: dict[str, Any]) -> bool:
 
 
 def _quiet_parent() -> None:
-    """Computing fingerprints instantiates config classes, which log advice we do not want."""
+    """Resolving types' facts instantiates config classes, which log advice we do not want."""
     import warnings
 
     from transformers.utils import logging as hf_logging
@@ -325,7 +335,6 @@ def run_build(options: BuildOptions, pool: WorkerPool | None = None) -> int:
         if removed:
             log.info(f"removed {len(removed)} unfinished folder(s) of an interrupted run")
         report = load_report(options.report_dir / CREATION_REPORT)
-        _quiet_parent()
         prints, fresh, todo = _plan(options)
         stats.fingerprint_seconds = round(time.monotonic() - start, 3)
         for stamp in fresh.values():

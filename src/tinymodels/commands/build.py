@@ -132,13 +132,20 @@ def draft_options(args: argparse.Namespace) -> BuildOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve options, build, then optionally upload."""
-    from tinymodels.discover import resolve_model_types
+    from tinymodels.fingerprint import stamp_types, stamped_types
     from tinymodels.runner import early_workers, run_build
 
     draft = draft_options(args)
     # Workers import torch/transformers in parallel with this process resolving the types.
     with early_workers(draft, all_types=args.all) as pool:
-        model_types = resolve_model_types(list(draft.model_types), all_types=args.all)
+        # Up-to-date outputs name their types: a no-change re-run never imports transformers.
+        model_types = stamped_types(draft.output, list(draft.model_types), args.all)
+        if model_types is None:
+            from tinymodels.discover import resolve_model_types
+
+            model_types = resolve_model_types(list(draft.model_types), all_types=args.all)
+            if args.all:
+                stamp_types(draft.output, model_types)
         options = replace(draft, model_types=tuple(model_types))
         code = run_build(options, pool=pool)
     if args.upload:
