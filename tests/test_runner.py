@@ -269,3 +269,20 @@ def test_one_type_starts_one_worker(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     run = json.loads(stats.read_text())
     assert run["built"] == 1 and len(run["workers"]) == 1 and run["workers"][0]["types"] == 1
+
+
+def test_no_process_outlives_the_build(tmp_path: Path) -> None:
+    """Workers and multiprocessing's helper are reaped before `build` exits: under a subreaper
+    (as on CI runners and in containers) nothing is left behind, not even a zombie."""
+    harness = (
+        "import ctypes, os, subprocess, sys, time\n"
+        "ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER\n"
+        "code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "time.sleep(0.5)\n"
+        "kids = open(f'/proc/{os.getpid()}/task/{os.getpid()}/children').read().split()\n"
+        "print(code, len(kids))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", harness, sys.executable, "-m", "tinymodels", "build", "bert", "gpt2",
+                           "-o", str(tmp_path), "-j", "2", "--validate", "forward"],
+                          capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert proc.stdout.split() == ["0", "0"], proc.stdout + proc.stderr

@@ -311,6 +311,7 @@ class WorkerPool:
         for worker in idle:
             worker.process.join(max(0.0, deadline - time.monotonic()))
             self._kill(worker, "exit" if worker.process.exitcode == 0 else "killed")
+        _stop_resource_tracker()
 
     def _log_tail(self, worker: _Worker) -> str:
         try:
@@ -431,3 +432,15 @@ class WorkerPool:
             tail = self._log_tail(worker)
             raise TinyModelsError(f"build workers cannot start: worker {worker.number} {why}"
                                   + (f"; its last output:\n{tail}" if tail else ""))
+
+
+def _stop_resource_tracker() -> None:
+    """Stop and reap the helper process every `spawn` start launches (multiprocessing's resource
+    tracker): left to exit with us, it outlives the build as an orphan zombie under a subreaper
+    (CI runners, containers). `_stop` is private but stable (3.8+); it restarts on the next spawn."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        with contextlib.suppress(OSError, ChildProcessError):
+            stop()
