@@ -11,14 +11,14 @@ import pytest
 from conftest import assert_all_validate, build_in_process
 from tinymodels.tiny_config import config_from_dict, tiny_config_dict
 
-BUILT = ("gemma3n_vision", "sam2", "pp_ocrv6_small_det")
+BUILT = ("gemma3n_vision", "sam2", "pp_ocrv6_small_det", "swin")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """gemma3n_vision (timm tower shrunk through model_args, block specs kept for the reload),
     sam2 (growing hiera widths, image-scaled feature sizes), pp_ocrv6_small_det (nested block
-    specs, per-type backbone data)."""
+    specs, per-type backbone data), swin (stage widths that double)."""
     return build_in_process(tmp_path_factory, "budget", BUILT)
 
 
@@ -111,3 +111,26 @@ def test_vocabulary_without_tokenizer_shrinks_to_target() -> None:
 def test_checkpoint_folders_exist(built: dict[str, Any]) -> None:
     out: Path = built["out"]
     assert (out / "sam2" / "Sam2Model" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("model_type", ["swin", "swinv2", "donut-swin", "maskformer-swin"])
+def test_doubling_stages_end_small_and_keep_heads_and_stride(model_type: str) -> None:
+    # Width doubles at every stage: the first stage shrinks so the last one is 64 wide, not 8x32.
+    tiny = tiny_config_dict(model_type)
+    growth = 2 ** (len(tiny["depths"]) - 1)
+    assert tiny["embed_dim"] * growth <= 64
+    assert all((tiny["embed_dim"] * 2**i) % h == 0 for i, h in enumerate(tiny["num_heads"]))
+    if "encoder_stride" in tiny:  # masked image modeling rebuilds the image from the last stage
+        assert tiny["encoder_stride"] == tiny["patch_size"] * growth
+
+
+def test_constant_width_stages_keep_the_common_width() -> None:
+    # swin2sr keeps one width through its stages (no derived hidden size): the repair leaves it.
+    assert tiny_config_dict("swin2sr")["embed_dim"] == 32
+
+
+
+def test_swin_checkpoint_is_a_fraction_of_a_megabyte(built: dict[str, Any]) -> None:
+    # 4.8 MB before the doubling-stages repair (a 256-wide last stage); every level still passes.
+    assert_all_validate(built["swin"])
+    assert (built["out"] / "swin" / "SwinModel" / "model.safetensors").stat().st_size < 1_000_000

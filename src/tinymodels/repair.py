@@ -398,6 +398,39 @@ def repair_growing_widths(d: dict[str, Any], defaults: dict[str, Any]) -> None:
         d[k] = [max(1, round(x * small / default_small)) for x in dv]
 
 
+def repair_doubling_stages(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A width that doubles at every stage starts small enough for the last stage to be tiny.
+
+    Swin-like encoders derive their final width as `width` × 2^(stages − 1): capped at the
+    common width, four stages still end 8× wider (a 4.8 MB SwinModel). The defaults show the
+    derivation (`total` = `width` × 2^(n − 1)); the width becomes `final` / 2^(n − 1), raised to
+    the least value whose every stage width divides by that stage's head count. A `stride`
+    that equals the total downsampling by default follows the shrunk patch and stage count.
+    """
+    for rule in repair_rules().get("doubling_stages") or []:
+        width, stages, total, final = rule["width"], rule["stages"], rule["total"], int(rule["final"])
+        heads = d.get(rule.get("heads", ""))
+        dw, dstages, dtotal = defaults.get(width), defaults.get(stages), defaults.get(total)
+        if not (_is_int(d.get(width)) and isinstance(d.get(stages), list) and _is_int(dw) and _is_int(dtotal)
+                and isinstance(dstages, list) and dstages and dtotal == dw * 2 ** (len(dstages) - 1)):
+            continue
+        growth = 2 ** (len(d[stages]) - 1)
+        counts = heads if isinstance(heads, list) and all(_is_int(h) and h > 0 for h in heads) else []
+        value = max(1, final // growth)
+        while any((value * 2 ** i) % h for i, h in enumerate(counts)):
+            value += 1
+        if value < d[width]:
+            d[width] = value
+            if total in d:
+                d[total] = value * growth
+        # The image-reconstruction stride is the total downsampling (patch × 2^(n − 1)) by default:
+        # kept so, a masked-image-modeling decoder rebuilds the input size from the last stage.
+        stride, patch = rule.get("stride", ""), rule.get("patch", "")
+        if (_is_int(d.get(stride)) and _is_int(d.get(patch)) and _is_int(defaults.get(patch))
+                and defaults.get(stride) == defaults[patch] * 2 ** (len(dstages) - 1)):
+            d[stride] = d[patch] * growth
+
+
 # --- spatial sizes derived from the image size -------------------------------------------------
 
 
@@ -637,6 +670,7 @@ REPAIRS: tuple[Repair, ...] = (
     repair_pooled_image_tokens,
     repair_code_ranges,
     repair_growing_widths,
+    repair_doubling_stages,
 )
 
 
