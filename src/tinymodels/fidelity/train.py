@@ -104,6 +104,12 @@ def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
         out.update(procs.tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.image_processor is not None:
         out.update(procs.image_processor(sample_image_pair(), return_tensors="pt"))
+    if procs.video_processor is not None:
+        # Two clips, as `validate.processor_inputs` gives the video processor the last word: an
+        # image processor alone reads a list of images as the frames of one clip (VideoMAE's).
+        # The second clip runs backwards so the two differ.
+        clip = sample_video()
+        out.update(procs.video_processor([clip, clip[::-1]], return_tensors="pt"))
     if procs.feature_extractor is not None:
         fe = procs.feature_extractor
         rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
