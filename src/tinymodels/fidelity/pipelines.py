@@ -60,9 +60,8 @@ class TaskSpec:
     batch_size: int = 2
 
 
-_SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "takes", "not_backbone", "input", "batch", "batch_size", "kwargs",
-                "generate_kwargs",
-                "skip", "reason"}
+_SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "takes",
+                "not_backbone", "input", "batch", "batch_size", "kwargs", "generate_kwargs", "skip", "reason"}
 
 
 @functools.cache
