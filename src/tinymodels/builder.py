@@ -508,12 +508,12 @@ def _has_head(model_type: str, mapping: str) -> bool:
 
 
 def _chat_capable(model_type: str, processor_class: str | None) -> bool:
-    """Whether some architecture of the type is a chat model (`fidelity.chat.chats`)."""
+    """Whether some architecture of the type needs a chat template (`fidelity.chat.wants_template`)."""
     from tinymodels.discover import architecture_mappings
-    from tinymodels.fidelity.chat import chats
+    from tinymodels.fidelity.chat import wants_template
 
     try:
-        return any(chats(m, processor_class) for m in architecture_mappings(model_type).values())
+        return any(wants_template(m, processor_class) for m in architecture_mappings(model_type).values())
     except ImportError:  # a processor class of a library that is not installed
         return False
 

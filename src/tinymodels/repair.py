@@ -507,6 +507,19 @@ def repair_none_fields(d: dict[str, Any], defaults: dict[str, Any]) -> None:
         d["num_key_value_heads"] = heads
 
 
+def repair_label_names(d: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A classifier's labels get names when the config declares a count but no names.
+
+    `PretrainedConfig.num_labels` is a property whose setter names the labels (`LABEL_i`); a
+    config class that redeclares `num_labels` as a plain field (PVT) never calls it, so
+    `id2label` stays None and every pipeline that names a predicted class fails.
+    """
+    num = d.get("num_labels")
+    if _is_int(num) and num > 0 and d.get("id2label") is None and "id2label" in d:
+        d["id2label"] = {i: f"LABEL_{i}" for i in range(num)}
+        d["label2id"] = {f"LABEL_{i}": i for i in range(num)}
+
+
 def repair_expert_groups(d: dict[str, Any], defaults: dict[str, Any]) -> None:
     """Expert groups divide the experts; tokens pick at most as many groups as there are."""
     cfg = repair_rules().get("expert_groups") or {}
@@ -656,6 +669,7 @@ REPAIRS: tuple[Repair, ...] = (
     repair_timm_backbone,
     repair_timm_models,
     repair_none_fields,
+    repair_label_names,
     repair_per_layer_config_values,
     repair_backbone_stages,
     repair_layer_patterns,

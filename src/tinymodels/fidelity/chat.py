@@ -29,6 +29,9 @@ CHAT_MAPPINGS: Final[tuple[str, ...]] = (
 # Qwen2-Audio), not when they transcribe (Whisper).
 AUDIO_CHAT_MAPPING: Final[str] = "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"
 MEDIA: Final[tuple[str, ...]] = ("image", "video", "audio")
+# Heads that do not chat but whose pipeline renders its prompts with the chat template (the
+# decision pipeline wraps its generic prompt in a user turn): they get a template, not the level.
+TEMPLATE_MAPPINGS: Final[tuple[str, ...]] = ("MODEL_FOR_DECISION_MAPPING_NAMES",)
 
 # Renders a message's content: a string, or a list of typed items (text and media).
 _RENDER = (
@@ -80,6 +83,12 @@ def chats(mappings: tuple[str, ...], processor_class: str | None = None) -> bool
     if any(m in CHAT_MAPPINGS for m in mappings):
         return True
     return AUDIO_CHAT_MAPPING in mappings and _has_audio_placeholder(processor_class)
+
+
+def wants_template(mappings: tuple[str, ...], processor_class: str | None = None) -> bool:
+    """Whether an architecture registered in `mappings` needs a chat template: a chat model, or
+    a head whose pipeline renders prompts with the template (`TEMPLATE_MAPPINGS`)."""
+    return chats(mappings, processor_class) or any(m in TEMPLATE_MAPPINGS for m in mappings)
 
 
 def _has_audio_placeholder(processor_class: str | None) -> bool:

@@ -44,6 +44,12 @@ class TaskSpec:
     # The forward arguments the pipeline passes: a model whose forward requires others (a vision
     # tower fed flattened patches and a grid by its parent) is not served by the task.
     provides: tuple[str, ...] = ()
+    # Forward parameters the model must name: the task's main input (a model reading other
+    # inputs, such as a decision transformer's states, is not served by a text task).
+    takes: tuple[str, ...] = ()
+    # The pipeline reads the first output as one tensor: a backbone's first output is its tuple
+    # of feature maps.
+    not_backbone: bool = False
     input: str = ""
     batch: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -54,9 +60,8 @@ class TaskSpec:
     batch_size: int = 2
 
 
-_SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "input", "batch", "batch_size", "kwargs",
-                "generate_kwargs",
-                "skip", "reason"}
+_SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "takes",
+                "not_backbone", "input", "batch", "batch_size", "kwargs", "generate_kwargs", "skip", "reason"}
 
 
 @functools.cache
@@ -73,6 +78,7 @@ def task_specs() -> dict[str, TaskSpec]:
                         auto_classes=tuple(raw.get("auto_classes") or ()),
                         not_encoder_decoder=bool(raw.get("not_encoder_decoder")),
                         methods=tuple(raw.get("methods") or ()), provides=tuple(raw.get("provides") or ()),
+                        takes=tuple(raw.get("takes") or ()), not_backbone=bool(raw.get("not_backbone")),
                         input=raw.get("input", ""),
                         batch=raw.get("batch", ""), kwargs=dict(raw.get("kwargs") or {}),
                         generate_kwargs=dict(raw.get("generate_kwargs") or {}),
@@ -123,6 +129,10 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
             continue
         if not all(callable(getattr(model, m, None)) for m in spec.methods):
             continue
+        if not set(spec.takes) <= forward_parameters(model):
+            continue
+        if spec.not_backbone and _is_backbone(model):
+            continue
         if spec.provides and not (required_inputs(model) <= set(spec.provides) and _pixels_fit(model, procs)):
             continue
         out[task] = spec
@@ -145,6 +155,23 @@ def _pixels_fit(model: Any, procs: Processors) -> bool:
     except Exception:  # noqa: BLE001 - a processor that cannot run alone serves no pipeline either
         return False
     return getattr(pixels, "dim", lambda: rank)() == rank
+
+
+def forward_parameters(model: Any) -> set[str]:
+    """The names of the model's `forward` parameters (`**kwargs` names none)."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters.values()
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _is_backbone(model: Any) -> bool:
+    """Whether the model is a transformers backbone (it returns feature maps, not hidden states)."""
+    try:
+        from transformers.backbone_utils import BackboneMixin
+    except ImportError:  # older transformers
+        from transformers.utils.backbone_utils import BackboneMixin
+    return isinstance(model, BackboneMixin)
 
 
 def required_inputs(model: Any) -> set[str]:

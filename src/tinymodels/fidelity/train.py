@@ -54,9 +54,12 @@ def pads_by_default(feature_extractor: Any) -> bool:
     return param is not None and param.default not in (False, None, "do_not_pad", inspect.Parameter.empty)
 
 
-def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
+def padded_batch(procs: Processors, text_only: bool = False, call: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Two examples of different lengths through the checkpoint's own processors, padded; with
-    `text_only` (a head that reads no media), through the tokenizer alone."""
+    `text_only` (a head that reads no media), through the tokenizer alone. `call` (the type's
+    `inputs.call` data: the arguments its processor requires, such as OCR words and boxes) is
+    tried, one copy per example, when the plain calls fail."""
+    from tinymodels.samples import call_samples
     from tinymodels.validate import _call_variants
 
     if text_only and procs.text_tokenizer is not None:
@@ -93,6 +96,12 @@ def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
                 # from the tokenizer; SpeechT5's processor refuses text and audio together).
                 alone = {k: v for k, v in flat.items() if k != "text"}
                 attempts.insert(-1, {**alone, **kwargs.get("audio_kwargs", {})})
+            if call:
+                # Last: the arguments the processor requires (layoutlmv3's words and boxes in
+                # place of the text), one per example; None leaves an argument out.
+                paired = {k: [v, v] for k, v in call_samples(call).items() if v is not None}
+                dropped = {k for k, v in call.items() if v is None}
+                attempts += [{k: v for k, v in {**a, **paired}.items() if k not in dropped} for a in list(attempts)]
             for attempt in attempts:
                 try:
                     return dict(procs.processor(**attempt))
@@ -104,12 +113,26 @@ def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
         out.update(procs.tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.image_processor is not None:
         out.update(procs.image_processor(sample_image_pair(), return_tensors="pt"))
+    if procs.video_processor is not None:
+        # Two clips, as `validate.processor_inputs` gives the video processor the last word: an
+        # image processor alone reads a list of images as the frames of one clip (VideoMAE's).
+        # The second clip runs backwards so the two differ.
+        clip = sample_video()
+        out.update(procs.video_processor([clip, clip[::-1]], return_tensors="pt"))
     if procs.feature_extractor is not None:
         fe = procs.feature_extractor
         rate = getattr(fe, "sampling_rate", SAMPLING_RATE) or SAMPLING_RATE
         pad = {} if pads_by_default(fe) else {"padding": True}
         out.update(fe([sample_audio(0.6, rate), sample_audio(1.0, rate)], sampling_rate=rate, return_tensors="pt", **pad))
     return out
+
+
+def _call_data(model: Any) -> dict[str, str | None] | None:
+    """The `inputs.call` data of the model's type (processor arguments it requires), if any."""
+    from tinymodels.knowledge import override_for
+
+    override = override_for(getattr(model.config, "model_type", "") or "")
+    return override.inputs.get("call") if override else None
 
 
 def _text_ids(procs: Processors, batch: dict[str, Any], texts: list[str] | None = None) -> tuple[Any, Any]:
@@ -181,7 +204,8 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         params = set(inspect.signature(model.forward).parameters)
         # A text head of a multimodal type (Emu3's causal LM) reads token ids only: image prompts
         # would only add thousands of placeholder tokens.
-        batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params))
+        batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params),
+                             call=_call_data(model))
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
