@@ -85,6 +85,16 @@ def prompt_placeholder(processor: Any, modality: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def processor_switches(processor: Any) -> dict[str, Any]:
+    """Processor call switches that its model needs turned on, by introspection: a processor
+    listing the M-RoPE token types among the model's inputs returns them only when asked
+    (Cosmos3 Edge's `return_mm_token_type_ids`), as a user of the model must ask."""
+    if "mm_token_type_ids" in (getattr(processor, "model_input_names", None) or ()) \
+            and not getattr(processor, "return_mm_token_type_ids", False):
+        return {"return_mm_token_type_ids": True}
+    return {}
+
+
 def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, Any]]:
     """Processor call kwargs to try in order: the prompt with one placeholder per media input first
     (what multimodal processors count and expand), then the bare text, then the media alone
@@ -105,11 +115,7 @@ def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, 
     base: dict[str, Any] = {"return_tensors": "pt", **media}
     if "tokenizer" not in attrs:
         return [base]
-    if "mm_token_type_ids" in (getattr(processor, "model_input_names", None) or ()) \
-            and not getattr(processor, "return_mm_token_type_ids", False):
-        # The processor lists the M-RoPE token types among the model's inputs but does not
-        # return them unless asked (Cosmos3 Edge): ask, as a user of the model must.
-        base["return_mm_token_type_ids"] = True
+    base.update(processor_switches(processor))
     marks = {m: prompt_placeholder(processor, m) for m in _PLACEHOLDERS}
     used = {"image": "images", "video": "videos", "audio": "audio"}
     prefix = "".join(marks[m] for m in _PLACEHOLDERS if used[m] in media)
