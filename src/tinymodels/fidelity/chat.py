@@ -102,13 +102,40 @@ def render_template(fmt: ChatFormat, placeholders: dict[str, str]) -> str:
     return head + fmt.template
 
 
-def attach_template(model_type: str, procs: Any) -> str | None:
-    """Set the type's chat template on its tokenizer and processor; returns the format's name."""
+def chat_placeholder(processor: Any, medium: str) -> str:
+    """What the template renders for a media item: the processor's prompt placeholder, wrapped in
+    the processor's own `{medium}_start_token` and `{medium}_end_token` when it refuses the bare
+    placeholder but accepts the wrapped one (HunYuan-VL requires <|image_start|><|image|><|image_end|>;
+    processors that add the start and end tokens themselves accept the bare one and keep it)."""
     from tinymodels.validate import prompt_placeholder
 
+    mark = prompt_placeholder(processor, medium)
+    start, end = getattr(processor, f"{medium}_start_token", None), getattr(processor, f"{medium}_end_token", None)
+    if not mark or not isinstance(start, str) or not isinstance(end, str) or medium not in _PROBE_MEDIA:
+        return mark
+    wrapped = start + mark + end
+    return wrapped if not _accepts(processor, medium, mark) and _accepts(processor, medium, wrapped) else mark
+
+
+# The processor argument and sample of each medium a placeholder probe sends.
+_PROBE_MEDIA: Final[dict[str, tuple[str, Any]]] = {"image": ("images", sample_image), "video": ("videos", sample_video)}
+
+
+def _accepts(processor: Any, medium: str, mark: str) -> bool:
+    """Whether the processor takes a prompt carrying `mark` with one sample of `medium`."""
+    argument, sample = _PROBE_MEDIA[medium]
+    try:
+        processor(text=mark + SAMPLE_TEXT, **{argument: sample()}, return_tensors="pt")
+    except Exception:  # noqa: BLE001 - a refused placeholder
+        return False
+    return True
+
+
+def attach_template(model_type: str, procs: Any) -> str | None:
+    """Set the type's chat template on its tokenizer and processor; returns the format's name."""
     fmt = format_for(model_type)
     processor = procs.processor
-    marks = {m: prompt_placeholder(processor, m) for m in MEDIA} if processor is not None else {}
+    marks = {m: chat_placeholder(processor, m) for m in MEDIA} if processor is not None else {}
     template = render_template(fmt, marks)
     if procs.tokenizer is not None:
         procs.tokenizer.chat_template = template
@@ -151,14 +178,17 @@ def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[st
     image-text-to-text heads also the pipeline with chat messages. Raises LevelError("chat")."""
     import torch
 
-    from tinymodels.validate import generates, model_inputs
+    from tinymodels.validate import generates, model_inputs, processor_switches
 
     processor = procs.processor
     owner = processor if processor is not None else procs.tokenizer
+    # Switches the model needs from its processor (M-RoPE token types), as a user passes them.
+    switches = {"processor_kwargs": processor_switches(processor)} if processor is not None \
+        and processor_switches(processor) else {}
     try:
         media = _media(processor)
         inputs = owner.apply_chat_template(sample_messages(media), add_generation_prompt=True, tokenize=True,
-                                           return_dict=True, return_tensors="pt")
+                                           return_dict=True, return_tensors="pt", **switches)
         kwargs = {k: v for k, v in model_inputs(model, dict(inputs), arch).items() if not k.startswith("decoder_")}
         if generates(model, arch, mappings):
             with torch.no_grad():
@@ -173,7 +203,7 @@ def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[st
 
             pipe = pipeline("image-text-to-text", model=str(folder), device="cpu")
             with torch.no_grad():
-                result = pipe(text=sample_messages(media), max_new_tokens=3, do_sample=False)
+                result = pipe(text=sample_messages(media), max_new_tokens=3, do_sample=False, **switches)
             if not result:
                 raise ValueError("the pipeline returned nothing")
         except Exception as exc:

@@ -257,8 +257,12 @@ def prompt_calls(pipe: Any) -> tuple[Call, Call]:
     forms = _prompt_forms(processor, template)
     single = next((f for f in forms if _accepts(processor, text=f[0], images=image(), **switches) is not None),
                   forms[0])
-    batches = [[[image()], [image()]], [image(), image()]] if image_kind else \
-        [[[i] for i in sample_image_pair()], sample_image_pair()]
+    if image_kind:
+        # A clip read from `images` is one prompt's list of frames already.
+        pair = [image(), image()]
+        batches = [pair] if isinstance(pair[0], list) else [[[i] for i in pair], pair]
+    else:
+        batches = [[[i] for i in sample_image_pair()], sample_image_pair()]
     images = next((b for b in batches if _accepts(processor, text=single[1], images=b, padding=True, **switches)
                    is not None), batches[0])
     out = _accepts(processor, text=single[0], images=image(), **switches) or {}
