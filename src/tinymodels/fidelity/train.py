@@ -54,16 +54,20 @@ def pads_by_default(feature_extractor: Any) -> bool:
     return param is not None and param.default not in (False, None, "do_not_pad", inspect.Parameter.empty)
 
 
-def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
+def padded_batch(procs: Processors, text_only: bool = False, template: str | None = None,
+                 images: str | None = None) -> dict[str, Any]:
     """Two examples of different lengths through the checkpoint's own processors, padded; with
-    `text_only` (a head that reads no media), through the tokenizer alone."""
+    `text_only` (a head that reads no media), through the tokenizer alone. `template` and `images`
+    are the type's `inputs.text` prompt and `inputs.call` images sample kind (a clip read from
+    `images`), as the forward level uses them."""
+    from tinymodels.samples import CALL_SAMPLES
     from tinymodels.validate import _call_variants
 
     if text_only and procs.text_tokenizer is not None:
         return dict(procs.text_tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.processor is not None:
         first: Exception | None = None
-        for variant in _call_variants(procs.processor, None):
+        for variant in _call_variants(procs.processor, template):
             kwargs = dict(variant)
             if "text" in kwargs:
                 prefix = kwargs["text"].removesuffix(SAMPLE_TEXT)
@@ -71,7 +75,12 @@ def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
                 # Only the text pads to the longest: audio keeps its extractor's own padding (Whisper's
                 # encoder needs its 30 s frames).
                 kwargs["text_kwargs"] = {"padding": True}
-            if "images" in kwargs:
+            if images is not None and ("images" in kwargs or "videos" in kwargs):
+                # The type's sample for `images` replaces the variant's medium (InstructBLIP-Video's
+                # processor reads its clip from `images`, its video processor from there).
+                kwargs.pop("videos", None)
+                kwargs["images"] = [CALL_SAMPLES[images](), CALL_SAMPLES[images]()]
+            elif "images" in kwargs:
                 # One list per prompt: VLM processors count each prompt's placeholders against its images.
                 kwargs["images"] = [[image] for image in sample_image_pair()] if "text" in kwargs else sample_image_pair()
             if "videos" in kwargs:
@@ -167,6 +176,7 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
     import torch
 
     from tinymodels.builder import MEDIA_INPUT
+    from tinymodels.knowledge import override_for
     from tinymodels.validate import _batch_size, model_inputs, with_synthesized
 
     kind = label_kind(mappings)
@@ -181,7 +191,11 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         params = set(inspect.signature(model.forward).parameters)
         # A text head of a multimodal type (Emu3's causal LM) reads token ids only: image prompts
         # would only add thousands of placeholder tokens.
-        batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params))
+        override = override_for(getattr(model.config, "model_type", "") or "")
+        template = override.inputs.get("text") if override else None
+        images = (override.inputs.get("call") or {}).get("images") if override else None
+        batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params),
+                             template=template, images=images)
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
