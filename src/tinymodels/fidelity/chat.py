@@ -173,18 +173,31 @@ def _media(processor: Any) -> tuple[str, ...]:
     return ()
 
 
+def chat_processor_kwargs(model: Any, processor: Any) -> dict[str, Any]:
+    """Processor arguments of a chat round, as a user passes them: the switches the model needs
+    (`validate.processor_switches`: M-RoPE token types) and the type's `inputs.chat_call` data
+    ({argument: sample kind}: apply_chat_template hands the processor one image list per
+    conversation, which GOT-OCR 2's takes only as multi-page input)."""
+    from tinymodels.knowledge import override_for
+    from tinymodels.samples import call_samples
+    from tinymodels.validate import processor_switches
+
+    override = override_for(getattr(model.config, "model_type", "") or "")
+    extra = call_samples(dict(override.inputs.get("chat_call") or {})) if override else {}
+    return {**processor_switches(processor), **{k: v for k, v in extra.items() if v is not None}}
+
+
 def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[str, ...]) -> None:
     """`apply_chat_template(messages, add_generation_prompt=True)` → processor → `generate`; for
     image-text-to-text heads also the pipeline with chat messages. Raises LevelError("chat")."""
     import torch
 
-    from tinymodels.validate import generates, model_inputs, processor_switches
+    from tinymodels.validate import generates, model_inputs
 
     processor = procs.processor
     owner = processor if processor is not None else procs.tokenizer
-    # Switches the model needs from its processor (M-RoPE token types), as a user passes them.
-    switches = {"processor_kwargs": processor_switches(processor)} if processor is not None \
-        and processor_switches(processor) else {}
+    switches = {"processor_kwargs": chat_processor_kwargs(model, processor)} \
+        if processor is not None and chat_processor_kwargs(model, processor) else {}
     try:
         media = _media(processor)
         inputs = owner.apply_chat_template(sample_messages(media), add_generation_prompt=True, tokenize=True,
