@@ -210,7 +210,9 @@ def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[st
                 raise ValueError("generate returned nothing")
     except Exception as exc:
         raise LevelError("chat", exc, detail="apply_chat_template → generate") from exc
-    if "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES" in mappings and media == ("image",):
+    can_generate = getattr(model, "can_generate", lambda: False)()
+    # The pipeline only generates: a head mapped there that cannot (PI0's policy) is not chatted with.
+    if "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES" in mappings and media == ("image",) and can_generate:
         try:
             from transformers import pipeline
 

@@ -7,6 +7,7 @@ task: a batch of 1, then a batch of 2 of different lengths at `batch_size=2`, wh
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,8 +126,28 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
             continue
         if spec.provides and not (required_inputs(model) <= set(spec.provides) and _pixels_fit(model, procs)):
             continue
+        if _calls_generate(info.get("impl")) and not _can_generate(model):
+            # Mapped to a generative task's auto class, but the model cannot generate (PI0, a robot
+            # policy in AutoModelForMultimodalLM, samples actions): the pipeline cannot drive it.
+            spec = dataclasses.replace(spec, skip=f"{type(model).__name__} cannot generate, and the {task} "
+                                                  "pipeline only generates (upstream)")
         out[task] = spec
     return out
+
+
+def _calls_generate(impl: Any) -> bool:
+    """Whether a task's pipeline class (a class or its dotted name) runs `generate`."""
+    if isinstance(impl, str):
+        import importlib
+
+        module, _, name = impl.rpartition(".")
+        impl = getattr(importlib.import_module(module), name, None)
+    return bool(getattr(impl, "_pipeline_calls_generate", False))
+
+
+def _can_generate(model: Any) -> bool:
+    can = getattr(model, "can_generate", None)
+    return bool(can()) if callable(can) else False
 
 
 def _pixels_fit(model: Any, procs: Processors) -> bool:
@@ -269,7 +290,11 @@ def prompt_calls(pipe: Any) -> tuple[Call, Call]:
     if "token_type_ids" in out and "token_type_ids" not in inspect.signature(model.forward).parameters:
         switches["return_token_type_ids"] = False
     kwargs = {"processor_kwargs": switches} if switches else {}
-    return ((), {"images": image(), "text": single[0], **kwargs}), ((), {"images": images, "text": single[1], **kwargs})
+    # `inputs.call` arguments made as a batch of one (Evolla's proteins and chats) are given once per
+    # prompt of the batch: the processor's batch follows them, not the pipeline's prompts.
+    batch_switches = {k: v * 2 if isinstance(v, list) and len(v) == 1 and k in extra else v for k, v in switches.items()}
+    batch_kwargs = {"processor_kwargs": batch_switches} if batch_switches else {}
+    return ((), {"images": image(), "text": single[0], **kwargs}), ((), {"images": images, "text": single[1], **batch_kwargs})
 
 
 def _masked(ctx: _Context, text: str) -> str:

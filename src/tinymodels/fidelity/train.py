@@ -123,7 +123,7 @@ def padded_batch(procs: Processors, text_only: bool = False, template: str | Non
 
 def _text_ids(procs: Processors, batch: dict[str, Any], texts: list[str] | None = None) -> tuple[Any, Any]:
     """(ids, mask) of the batch's text, or of `texts` tokenized alone (speech heads)."""
-    if texts is None and "input_ids" in batch:
+    if texts is None and batch.get("input_ids") is not None:
         ids = batch["input_ids"]
         return ids, batch.get("attention_mask")
     tok = procs.text_tokenizer
@@ -140,7 +140,7 @@ def make_labels(kind: str, model: Any, procs: Processors, batch: dict[str, Any],
     config = model.config
     if kind in ("ids", "ctc", "token_class"):
         texts = ["hello", "hello world"] if kind == "ctc" else None
-        if kind == "ids" and "input_ids" not in batch:
+        if kind == "ids" and batch.get("input_ids") is None:  # absent, or None (PP-FormulaNet's processor)
             texts = [SHORT_TEXT, SAMPLE_TEXT]
         ids, mask = _text_ids(procs, batch, texts)
         labels = ids.clone() if kind != "token_class" else torch.zeros_like(ids)
@@ -160,6 +160,15 @@ def make_labels(kind: str, model: Any, procs: Processors, batch: dict[str, Any],
     if kind == "span":
         return {"start_positions": torch.ones(size, dtype=torch.long), "end_positions": torch.full((size,), 2)}
     raise ValueError(f"unknown label kind {kind!r}")
+
+
+def _pad_id(model: Any, procs: Processors) -> int:
+    """The pad id of the model's text (config, its text config, else the tokenizer's, else 0)."""
+    for owner in (model.config, getattr(model.config, "text_config", None), procs.text_tokenizer):
+        pad = getattr(owner, "pad_token_id", None) if owner is not None else None
+        if isinstance(pad, int):
+            return pad
+    return 0
 
 
 def _loss(outputs: Any) -> Any:
@@ -205,6 +214,12 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
             kwargs = {k: v[:, 0].unsqueeze(0) if hasattr(v, "dim") and v.dim() >= 3 else v for k, v in kwargs.items()}
         size = _batch_size(kwargs)
         kwargs.update(make_labels(kind, model, procs, batch, size))
+        if kind == "ids" and kwargs.get("input_ids") is None and "input_ids" in params \
+                and not {"decoder_input_ids", "inputs_embeds"} & kwargs.keys():
+            # The processor made no text (PP-FormulaNet's reads the image alone) while the forward
+            # derives the decoder's inputs from `input_ids`, not the labels: teacher forcing on the
+            # label text, as it is trained.
+            kwargs["input_ids"] = kwargs["labels"].masked_fill(kwargs["labels"] == -100, _pad_id(model, procs))
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=1e-2)
         model.train()
