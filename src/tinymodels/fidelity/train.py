@@ -54,14 +54,31 @@ def pads_by_default(feature_extractor: Any) -> bool:
     return param is not None and param.default not in (False, None, "do_not_pad", inspect.Parameter.empty)
 
 
+def _batch_of_two(kind: str) -> list[Any]:
+    """Two examples of an `inputs.call` sample kind: a batch of one (Evolla's proteins) twice over,
+    a sequence (OCR words, their boxes: cut alike, so they stay paired) as its first half and the
+    whole, anything else twice."""
+    from tinymodels.samples import CALL_SAMPLES
+
+    first, second = CALL_SAMPLES[kind](), CALL_SAMPLES[kind]()
+    if isinstance(first, list) and len(first) == 1:
+        return first + second
+    if isinstance(first, list):
+        return [first[: max(1, len(first) // 2)], second]
+    return [first, second]
+
+
 def padded_batch(procs: Processors, text_only: bool = False, template: str | None = None,
-                 images: str | None = None) -> dict[str, Any]:
+                 call: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Two examples of different lengths through the checkpoint's own processors, padded; with
-    `text_only` (a head that reads no media), through the tokenizer alone. `template` and `images`
-    are the type's `inputs.text` prompt and `inputs.call` images sample kind (a clip read from
-    `images`), as the forward level uses them."""
+    `text_only` (a head that reads no media), through the tokenizer alone. `template` and `call`
+    are the type's `inputs.text` prompt and `inputs.call` arguments (words and boxes, a clip read
+    from `images`), as the forward level uses them."""
     from tinymodels.samples import CALL_SAMPLES
     from tinymodels.validate import _call_variants
+
+    call = dict(call or {})
+    images = call.pop("images", None)
 
     if text_only and procs.text_tokenizer is not None:
         return dict(procs.text_tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
@@ -91,6 +108,11 @@ def padded_batch(procs: Processors, text_only: bool = False, template: str | Non
                 fe = getattr(procs.processor, "feature_extractor", None)
                 if fe is not None and not pads_by_default(fe):
                     kwargs["audio_kwargs"] = {"padding": True}
+            for name, kind in call.items():
+                if kind is None:
+                    kwargs.pop(name, None)
+                else:
+                    kwargs[name] = _batch_of_two(kind)
             # Per-modality padding where the processor routes it, else flat (custom `__call__`s
             # hand every argument to each part: the extractor's own padding first, then `padding`).
             flat = {k: v for k, v in kwargs.items() if not k.endswith("_kwargs")}
@@ -202,9 +224,9 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         # would only add thousands of placeholder tokens.
         override = override_for(getattr(model.config, "model_type", "") or "")
         template = override.inputs.get("text") if override else None
-        images = (override.inputs.get("call") or {}).get("images") if override else None
+        call = (override.inputs.get("call") or {}) if override else {}
         batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params),
-                             template=template, images=images)
+                             template=template, call=call)
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
