@@ -133,9 +133,13 @@ def _accepts(processor: Any, medium: str, mark: str) -> bool:
 
 def attach_template(model_type: str, procs: Any) -> str | None:
     """Set the type's chat template on its tokenizer and processor; returns the format's name."""
+    from tinymodels.validate import type_placeholders
+
     fmt = format_for(model_type)
     processor = procs.processor
     marks = {m: chat_placeholder(processor, m) for m in MEDIA} if processor is not None else {}
+    # Placeholders the type's data gives where its processor writes none (PP-Chart2Table).
+    marks.update(type_placeholders(model_type) if processor is not None else {})
     template = render_template(fmt, marks)
     if procs.tokenizer is not None:
         procs.tokenizer.chat_template = template

@@ -219,14 +219,15 @@ def _type_inputs(model: Any) -> tuple[str | None, dict[str, Any]]:
     return override.inputs.get("text"), dict(override.inputs.get("call") or {})
 
 
-def _prompt_forms(processor: Any, template: str | None) -> list[tuple[str, list[str]]]:
+def _prompt_forms(processor: Any, template: str | None,
+                  placeholders: dict[str, str] | None = None) -> list[tuple[str, list[str]]]:
     """Candidate (prompt, two batch prompts of different lengths), in the order tried: the type's
     own `inputs.text` template alone, else the image placeholder followed by the text (what most
     processors count and expand), then the bare text (processors that insert the image tokens
     themselves refuse a placeholder: Florence-2, Fuyu)."""
     from tinymodels.validate import prompt_placeholder
 
-    marks = {m: prompt_placeholder(processor, m) for m in ("image", "video", "audio")}
+    marks = {**{m: prompt_placeholder(processor, m) for m in ("image", "video", "audio")}, **(placeholders or {})}
     if template is not None:
         prompt = template.format(**marks)
         return [(prompt, [prompt, f"{prompt} {SHORT_TEXT}"])]
@@ -261,7 +262,7 @@ def prompt_calls(pipe: Any) -> tuple[Call, Call]:
     import inspect
 
     from tinymodels.samples import CALL_SAMPLES
-    from tinymodels.validate import processor_switches
+    from tinymodels.validate import processor_switches, type_placeholders
 
     processor, model = pipe.processor, pipe.model
     template, call = _type_inputs(model)
@@ -275,7 +276,7 @@ def prompt_calls(pipe: Any) -> tuple[Call, Call]:
         return _pil_frames(made) if image_kind == "video" else made
 
     switches = {**processor_switches(processor), **extra}
-    forms = _prompt_forms(processor, template)
+    forms = _prompt_forms(processor, template, type_placeholders(getattr(model.config, "model_type", "") or ""))
     single = next((f for f in forms if _accepts(processor, text=f[0], images=image(), **switches) is not None),
                   forms[0])
     if image_kind:

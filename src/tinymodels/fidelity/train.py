@@ -69,11 +69,12 @@ def _batch_of_two(kind: str) -> list[Any]:
 
 
 def padded_batch(procs: Processors, text_only: bool = False, template: str | None = None,
-                 call: dict[str, str | None] | None = None) -> dict[str, Any]:
+                 call: dict[str, str | None] | None = None,
+                 placeholders: dict[str, str] | None = None) -> dict[str, Any]:
     """Two examples of different lengths through the checkpoint's own processors, padded; with
     `text_only` (a head that reads no media), through the tokenizer alone. `template` and `call`
     are the type's `inputs.text` prompt and `inputs.call` arguments (words and boxes, a clip read
-    from `images`), as the forward level uses them."""
+    from `images`), `placeholders` its `inputs.placeholders`, as the forward level uses them."""
     from tinymodels.samples import CALL_SAMPLES
     from tinymodels.validate import _call_variants
 
@@ -84,7 +85,7 @@ def padded_batch(procs: Processors, text_only: bool = False, template: str | Non
         return dict(procs.text_tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.processor is not None:
         first: Exception | None = None
-        for variant in _call_variants(procs.processor, template):
+        for variant in _call_variants(procs.processor, template, placeholders):
             kwargs = dict(variant)
             if "text" in kwargs:
                 prefix = kwargs["text"].removesuffix(SAMPLE_TEXT)
@@ -208,7 +209,7 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
 
     from tinymodels.builder import MEDIA_INPUT
     from tinymodels.knowledge import override_for
-    from tinymodels.validate import _batch_size, model_inputs, with_synthesized
+    from tinymodels.validate import _batch_size, model_inputs, type_placeholders, with_synthesized
 
     kind = label_kind(mappings)
     if kind is None:
@@ -226,7 +227,8 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         template = override.inputs.get("text") if override else None
         call = (override.inputs.get("call") or {}) if override else {}
         batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params),
-                             template=template, call=call)
+                             template=template, call=call,
+                             placeholders=type_placeholders(getattr(model.config, "model_type", "") or ""))
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
