@@ -186,12 +186,6 @@ class _Context:
     def tokenizer(self) -> Any:
         return getattr(self.pipe, "tokenizer", None) or getattr(getattr(self.pipe, "processor", None), "tokenizer", None)
 
-    def placeholder(self, modality: str) -> str:
-        from tinymodels.validate import prompt_placeholder
-
-        processor = getattr(self.pipe, "processor", None)
-        return prompt_placeholder(processor, modality) if processor is not None else ""
-
     def rate(self) -> int:
         fe = getattr(self.pipe, "feature_extractor", None)
         return int(getattr(fe, "sampling_rate", None) or SAMPLING_RATE)
