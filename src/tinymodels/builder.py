@@ -658,7 +658,7 @@ def build_architectures(entry: dict[str, Any], model_type: str, archs: list[str]
     Shared by plain model types and composites (whose folders are `Arch-enc-dec`)."""
     from tinymodels.fidelity.metadata import undecodable_ids
     from tinymodels.knowledge import override_for
-    from tinymodels.validate import processor_inputs
+    from tinymodels.validate import processor_inputs, type_placeholders
 
     override = override_for(model_type)
     if procs.warnings:
@@ -684,7 +684,7 @@ def build_architectures(entry: dict[str, Any], model_type: str, archs: list[str]
             loaded = _stage("processor", reload_processors, procs_dir, procs)
             text = override.inputs.get("text") if override else None
             call = override.inputs.get("call") if override else None
-            inputs = _stage("processor", processor_inputs, loaded, text, call)
+            inputs = _stage("processor", processor_inputs, loaded, text, call, type_placeholders(model_type))
         except StageError as err:
             entry["error"] = [f"[{err.stage}] {err}", err.trace]
             entry["pytorch"] = {a: _error(err) for a in archs}

@@ -31,7 +31,8 @@ class ValidationError(RuntimeError):
 
 
 def processor_inputs(procs: Processors, text_template: str | None = None,
-                     call: dict[str, str | None] | None = None) -> dict[str, Any]:
+                     call: dict[str, str | None] | None = None,
+                     placeholders: dict[str, str] | None = None) -> dict[str, Any]:
     """Inputs for a model, produced by its own processors from the sample text/image/audio/video.
 
     `text_template` (from overrides) replaces the default sample text; `{image}`, `{video}` and
@@ -43,7 +44,7 @@ def processor_inputs(procs: Processors, text_template: str | None = None,
     extractor's sample waveform.
     """
     if procs.processor is not None:
-        return _from_processor(procs.processor, text_template, call)
+        return _from_processor(procs.processor, text_template, call, placeholders)
     inputs: dict[str, Any] = {}
     extra = call_samples(call or {})
     # `audio` names the waveform the feature extractor gets in place of the default sample.
@@ -85,7 +86,29 @@ def prompt_placeholder(processor: Any, modality: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, Any]]:
+def processor_switches(processor: Any) -> dict[str, Any]:
+    """Processor call switches that its model needs turned on, by introspection: a processor
+    listing the M-RoPE token types among the model's inputs returns them only when asked
+    (Cosmos3 Edge's `return_mm_token_type_ids`), as a user of the model must ask."""
+    if "mm_token_type_ids" in (getattr(processor, "model_input_names", None) or ()) \
+            and not getattr(processor, "return_mm_token_type_ids", False):
+        return {"return_mm_token_type_ids": True}
+    return {}
+
+
+def type_placeholders(model_type: str) -> dict[str, str]:
+    """The type's `inputs.placeholders` data as prompt text per medium: for a processor that writes
+    no media tokens itself while its model reads one placeholder per feature, the prompt carries
+    `token` `repeat` times, as the checkpoint's own chat template writes it (PP-Chart2Table's 256)."""
+    from tinymodels.knowledge import override_for
+
+    override = override_for(model_type)
+    data = dict((override.inputs.get("placeholders") or {}) if override else {})
+    return {medium: str(raw["token"]) * int(raw.get("repeat", 1)) for medium, raw in data.items()}
+
+
+def _call_variants(processor: Any, text_template: str | None,
+                   placeholders: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Processor call kwargs to try in order: the prompt with one placeholder per media input first
     (what multimodal processors count and expand), then the bare text, then the media alone
     (retrieval processors take text or images, not both)."""
@@ -105,12 +128,8 @@ def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, 
     base: dict[str, Any] = {"return_tensors": "pt", **media}
     if "tokenizer" not in attrs:
         return [base]
-    if "mm_token_type_ids" in (getattr(processor, "model_input_names", None) or ()) \
-            and not getattr(processor, "return_mm_token_type_ids", False):
-        # The processor lists the M-RoPE token types among the model's inputs but does not
-        # return them unless asked (Cosmos3 Edge): ask, as a user of the model must.
-        base["return_mm_token_type_ids"] = True
-    marks = {m: prompt_placeholder(processor, m) for m in _PLACEHOLDERS}
+    base.update(processor_switches(processor))
+    marks = {**{m: prompt_placeholder(processor, m) for m in _PLACEHOLDERS}, **(placeholders or {})}
     used = {"image": "images", "video": "videos", "audio": "audio"}
     prefix = "".join(marks[m] for m in _PLACEHOLDERS if used[m] in media)
     if text_template is not None:
@@ -124,9 +143,10 @@ def _call_variants(processor: Any, text_template: str | None) -> list[dict[str, 
 
 
 def _from_processor(processor: Any, text_template: str | None = None,
-                    call: dict[str, str | None] | None = None) -> dict[str, Any]:
+                    call: dict[str, str | None] | None = None,
+                    placeholders: dict[str, str] | None = None) -> dict[str, Any]:
     first: Exception | None = None
-    for variant in _call_variants(processor, text_template):
+    for variant in _call_variants(processor, text_template, placeholders):
         # Fresh samples per variant: a processor may consume (mutate) its arguments.
         kwargs = {k: v for k, v in {**variant, **call_samples(call or {})}.items() if v is not None}
         try:

@@ -111,13 +111,44 @@ def render_template(fmt: ChatFormat, placeholders: dict[str, str]) -> str:
     return head + fmt.template
 
 
+def chat_placeholder(processor: Any, medium: str) -> str:
+    """What the template renders for a media item: the processor's prompt placeholder, wrapped in
+    the processor's own `{medium}_start_token` and `{medium}_end_token` when it refuses the bare
+    placeholder but accepts the wrapped one (HunYuan-VL requires <|image_start|><|image|><|image_end|>;
+    processors that add the start and end tokens themselves accept the bare one and keep it)."""
+    from tinymodels.validate import prompt_placeholder
+
+    mark = prompt_placeholder(processor, medium)
+    start, end = getattr(processor, f"{medium}_start_token", None), getattr(processor, f"{medium}_end_token", None)
+    if not mark or not isinstance(start, str) or not isinstance(end, str) or medium not in _PROBE_MEDIA:
+        return mark
+    wrapped = start + mark + end
+    return wrapped if not _accepts(processor, medium, mark) and _accepts(processor, medium, wrapped) else mark
+
+
+# The processor argument and sample of each medium a placeholder probe sends.
+_PROBE_MEDIA: Final[dict[str, tuple[str, Any]]] = {"image": ("images", sample_image), "video": ("videos", sample_video)}
+
+
+def _accepts(processor: Any, medium: str, mark: str) -> bool:
+    """Whether the processor takes a prompt carrying `mark` with one sample of `medium`."""
+    argument, sample = _PROBE_MEDIA[medium]
+    try:
+        processor(text=mark + SAMPLE_TEXT, **{argument: sample()}, return_tensors="pt")
+    except Exception:  # noqa: BLE001 - a refused placeholder
+        return False
+    return True
+
+
 def attach_template(model_type: str, procs: Any) -> str | None:
     """Set the type's chat template on its tokenizer and processor; returns the format's name."""
-    from tinymodels.validate import prompt_placeholder
+    from tinymodels.validate import type_placeholders
 
     fmt = format_for(model_type)
     processor = procs.processor
-    marks = {m: prompt_placeholder(processor, m) for m in MEDIA} if processor is not None else {}
+    marks = {m: chat_placeholder(processor, m) for m in MEDIA} if processor is not None else {}
+    # Placeholders the type's data gives where its processor writes none (PP-Chart2Table).
+    marks.update(type_placeholders(model_type) if processor is not None else {})
     template = render_template(fmt, marks)
     if procs.tokenizer is not None:
         procs.tokenizer.chat_template = template
@@ -155,6 +186,20 @@ def _media(processor: Any) -> tuple[str, ...]:
     return ()
 
 
+def chat_processor_kwargs(model: Any, processor: Any) -> dict[str, Any]:
+    """Processor arguments of a chat round, as a user passes them: the switches the model needs
+    (`validate.processor_switches`: M-RoPE token types) and the type's `inputs.chat_call` data
+    ({argument: sample kind}: apply_chat_template hands the processor one image list per
+    conversation, which GOT-OCR 2's takes only as multi-page input)."""
+    from tinymodels.knowledge import override_for
+    from tinymodels.samples import call_samples
+    from tinymodels.validate import processor_switches
+
+    override = override_for(getattr(model.config, "model_type", "") or "")
+    extra = call_samples(dict(override.inputs.get("chat_call") or {})) if override else {}
+    return {**processor_switches(processor), **{k: v for k, v in extra.items() if v is not None}}
+
+
 def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[str, ...]) -> None:
     """`apply_chat_template(messages, add_generation_prompt=True)` → processor → `generate`; for
     image-text-to-text heads also the pipeline with chat messages. Raises LevelError("chat")."""
@@ -164,10 +209,12 @@ def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[st
 
     processor = procs.processor
     owner = processor if processor is not None else procs.tokenizer
+    switches = {"processor_kwargs": chat_processor_kwargs(model, processor)} \
+        if processor is not None and chat_processor_kwargs(model, processor) else {}
     try:
         media = _media(processor)
         inputs = owner.apply_chat_template(sample_messages(media), add_generation_prompt=True, tokenize=True,
-                                           return_dict=True, return_tensors="pt")
+                                           return_dict=True, return_tensors="pt", **switches)
         kwargs = {k: v for k, v in model_inputs(model, dict(inputs), arch).items() if not k.startswith("decoder_")}
         if generates(model, arch, mappings):
             with torch.no_grad():
@@ -176,13 +223,15 @@ def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[st
                 raise ValueError("generate returned nothing")
     except Exception as exc:
         raise LevelError("chat", exc, detail="apply_chat_template → generate") from exc
-    if "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES" in mappings and media == ("image",):
+    can_generate = getattr(model, "can_generate", lambda: False)()
+    # The pipeline only generates: a head mapped there that cannot (PI0's policy) is not chatted with.
+    if "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES" in mappings and media == ("image",) and can_generate:
         try:
             from transformers import pipeline
 
             pipe = pipeline("image-text-to-text", model=str(folder), device="cpu")
             with torch.no_grad():
-                result = pipe(text=sample_messages(media), max_new_tokens=3, do_sample=False)
+                result = pipe(text=sample_messages(media), max_new_tokens=3, do_sample=False, **switches)
             if not result:
                 raise ValueError("the pipeline returned nothing")
         except Exception as exc:

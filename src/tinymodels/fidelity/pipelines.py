@@ -7,6 +7,7 @@ task: a batch of 1, then a batch of 2 of different lengths at `batch_size=2`, wh
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,8 +136,28 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
             continue
         if spec.provides and not (required_inputs(model) <= set(spec.provides) and _pixels_fit(model, procs)):
             continue
+        if _calls_generate(info.get("impl")) and not _can_generate(model):
+            # Mapped to a generative task's auto class, but the model cannot generate (PI0, a robot
+            # policy in AutoModelForMultimodalLM, samples actions): the pipeline cannot drive it.
+            spec = dataclasses.replace(spec, skip=f"{type(model).__name__} cannot generate, and the {task} "
+                                                  "pipeline only generates (upstream)")
         out[task] = spec
     return out
+
+
+def _calls_generate(impl: Any) -> bool:
+    """Whether a task's pipeline class (a class or its dotted name) runs `generate`."""
+    if isinstance(impl, str):
+        import importlib
+
+        module, _, name = impl.rpartition(".")
+        impl = getattr(importlib.import_module(module), name, None)
+    return bool(getattr(impl, "_pipeline_calls_generate", False))
+
+
+def _can_generate(model: Any) -> bool:
+    can = getattr(model, "can_generate", None)
+    return bool(can()) if callable(can) else False
 
 
 def _pixels_fit(model: Any, procs: Processors) -> bool:
@@ -192,15 +213,110 @@ class _Context:
     def tokenizer(self) -> Any:
         return getattr(self.pipe, "tokenizer", None) or getattr(getattr(self.pipe, "processor", None), "tokenizer", None)
 
-    def placeholder(self, modality: str) -> str:
-        from tinymodels.validate import prompt_placeholder
-
-        processor = getattr(self.pipe, "processor", None)
-        return prompt_placeholder(processor, modality) if processor is not None else ""
-
     def rate(self) -> int:
         fe = getattr(self.pipe, "feature_extractor", None)
         return int(getattr(fe, "sampling_rate", None) or SAMPLING_RATE)
+
+    @functools.cached_property
+    def prompted(self) -> tuple[Call, Call]:
+        """The (batch of 1, batch of 2) calls of a prompt-and-image task (see `prompt_calls`)."""
+        return prompt_calls(self.pipe)
+
+
+def _pil_frames(frames: Any) -> list[Any]:
+    """Video frames as PIL images: the image pipelines load their `images` as PIL images only."""
+    from PIL import Image
+
+    return [Image.fromarray(f) if not isinstance(f, Image.Image) else f for f in frames]
+
+
+def _type_inputs(model: Any) -> tuple[str | None, dict[str, Any]]:
+    """The type's `inputs.text` prompt template and `inputs.call` arguments (overrides)."""
+    from tinymodels.knowledge import override_for
+
+    override = override_for(getattr(model.config, "model_type", "") or "")
+    if not override:
+        return None, {}
+    return override.inputs.get("text"), dict(override.inputs.get("call") or {})
+
+
+def _prompt_forms(processor: Any, template: str | None,
+                  placeholders: dict[str, str] | None = None) -> list[tuple[str, list[str]]]:
+    """Candidate (prompt, two batch prompts of different lengths), in the order tried: the type's
+    own `inputs.text` template alone, else the image placeholder followed by the text (what most
+    processors count and expand), then the bare text (processors that insert the image tokens
+    themselves refuse a placeholder: Florence-2, Fuyu)."""
+    from tinymodels.validate import prompt_placeholder
+
+    marks = {**{m: prompt_placeholder(processor, m) for m in ("image", "video", "audio")}, **(placeholders or {})}
+    if template is not None:
+        prompt = template.format(**marks)
+        return [(prompt, [prompt, f"{prompt} {SHORT_TEXT}"])]
+    mark = marks["image"]
+    forms = [(mark + SAMPLE_TEXT, [mark + SHORT_TEXT, mark + SAMPLE_TEXT])]
+    if mark:
+        forms.append((SAMPLE_TEXT, [SHORT_TEXT, SAMPLE_TEXT]))
+    return forms
+
+
+def _accepts(processor: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """The processor's output for `kwargs` as the pipeline calls it, or None if it refuses them."""
+    try:
+        return dict(processor(**kwargs, return_tensors="pt"))
+    except Exception:  # noqa: BLE001 - a refused form: the next one is tried
+        return None
+
+
+def prompt_calls(pipe: Any) -> tuple[Call, Call]:
+    """The (batch of 1, batch of 2) calls of a prompt-and-image pipeline (image-text-to-text,
+    any-to-any), in the first form the pipeline's processor accepts when called directly:
+
+    - the prompt (`_prompt_forms`: the type's `inputs.text`, else with, then without placeholder);
+    - the images: the type's `inputs.call` `images` sample (video frames as PIL images for a
+      processor that reads a clip from `images`) or the sample image; for the batch one list of
+      images per prompt, else a flat list (processors that refuse nested lists: GOT-OCR 2);
+    - processor kwargs: the switches the model needs (`validate.processor_switches`), the other
+      `inputs.call` arguments, and `return_token_type_ids=False` when the processor returns token
+      types the model's forward does not read (`generate` refuses unused inputs: GIT).
+
+    When no form is accepted the first is used, so the pipeline reports the processor's error."""
+    import inspect
+
+    from tinymodels.samples import CALL_SAMPLES
+    from tinymodels.validate import processor_switches, type_placeholders
+
+    processor, model = pipe.processor, pipe.model
+    template, call = _type_inputs(model)
+    extra = {k: CALL_SAMPLES[v]() for k, v in call.items() if v is not None and k not in ("text", "images")}
+    image_kind = call.get("images")
+
+    def image() -> Any:
+        if image_kind is None:
+            return sample_image()
+        made = CALL_SAMPLES[image_kind]()
+        return _pil_frames(made) if image_kind == "video" else made
+
+    switches = {**processor_switches(processor), **extra}
+    forms = _prompt_forms(processor, template, type_placeholders(getattr(model.config, "model_type", "") or ""))
+    single = next((f for f in forms if _accepts(processor, text=f[0], images=image(), **switches) is not None),
+                  forms[0])
+    if image_kind:
+        # A clip read from `images` is one prompt's list of frames already.
+        pair = [image(), image()]
+        batches = [pair] if isinstance(pair[0], list) else [[[i] for i in pair], pair]
+    else:
+        batches = [[[i] for i in sample_image_pair()], sample_image_pair()]
+    images = next((b for b in batches if _accepts(processor, text=single[1], images=b, padding=True, **switches)
+                   is not None), batches[0])
+    out = _accepts(processor, text=single[0], images=image(), **switches) or {}
+    if "token_type_ids" in out and "token_type_ids" not in inspect.signature(model.forward).parameters:
+        switches["return_token_type_ids"] = False
+    kwargs = {"processor_kwargs": switches} if switches else {}
+    # `inputs.call` arguments made as a batch of one (Evolla's proteins and chats) are given once per
+    # prompt of the batch: the processor's batch follows them, not the pipeline's prompts.
+    batch_switches = {k: v * 2 if isinstance(v, list) and len(v) == 1 and k in extra else v for k, v in switches.items()}
+    batch_kwargs = {"processor_kwargs": batch_switches} if batch_switches else {}
+    return ((), {"images": image(), "text": single[0], **kwargs}), ((), {"images": images, "text": single[1], **batch_kwargs})
 
 
 def _masked(ctx: _Context, text: str) -> str:
@@ -240,11 +356,10 @@ SAMPLES: dict[str, Callable[[_Context], Call]] = {
     "images": lambda ctx: ((sample_image_pair(),), {}),
     "image_pair": lambda ctx: (([sample_image(64), sample_image(48)],), {}),
     "image_pairs": lambda ctx: (([[sample_image(64), sample_image(48)], [sample_image(48), sample_image(64)]],), {}),
-    "image_prompt": lambda ctx: ((), {"images": sample_image(), "text": ctx.placeholder("image") + SAMPLE_TEXT}),
-    # One list of images per prompt: a flat list would give every prompt both images.
-    "image_prompts": lambda ctx: ((), {"images": [[image] for image in sample_image_pair()],
-                                       "text": [ctx.placeholder("image") + SHORT_TEXT,
-                                                ctx.placeholder("image") + SAMPLE_TEXT]}),
+    # A prompt with an image, in the form the processor accepts (`prompt_calls`).
+    "image_prompt": lambda ctx: ctx.prompted[0],
+    # One list of images per prompt where accepted: a flat list would give every prompt both images.
+    "image_prompts": lambda ctx: ctx.prompted[1],
     "document": lambda ctx: ((_document(),), {}),
     "documents": lambda ctx: (([_document(), {**_document(), "question": "Hello?"}],), {}),
     "audio": lambda ctx: ((sample_audio(sampling_rate=ctx.rate()),), {}),

@@ -54,19 +54,38 @@ def pads_by_default(feature_extractor: Any) -> bool:
     return param is not None and param.default not in (False, None, "do_not_pad", inspect.Parameter.empty)
 
 
-def padded_batch(procs: Processors, text_only: bool = False, call: dict[str, str | None] | None = None) -> dict[str, Any]:
+def _batch_of_two(kind: str) -> list[Any]:
+    """Two examples of an `inputs.call` sample kind: a batch of one (Evolla's proteins) twice over,
+    a sequence (OCR words, their boxes: cut alike, so they stay paired) as its first half and the
+    whole, anything else twice."""
+    from tinymodels.samples import CALL_SAMPLES
+
+    first, second = CALL_SAMPLES[kind](), CALL_SAMPLES[kind]()
+    if isinstance(first, list) and len(first) == 1:
+        return first + second
+    if isinstance(first, list):
+        return [first[: max(1, len(first) // 2)], second]
+    return [first, second]
+
+
+def padded_batch(procs: Processors, text_only: bool = False, template: str | None = None,
+                 call: dict[str, str | None] | None = None,
+                 placeholders: dict[str, str] | None = None) -> dict[str, Any]:
     """Two examples of different lengths through the checkpoint's own processors, padded; with
-    `text_only` (a head that reads no media), through the tokenizer alone. `call` (the type's
-    `inputs.call` data: the arguments its processor requires, such as OCR words and boxes) is
-    tried, one copy per example, when the plain calls fail."""
-    from tinymodels.samples import call_samples
+    `text_only` (a head that reads no media), through the tokenizer alone. `template` and `call`
+    are the type's `inputs.text` prompt and `inputs.call` arguments (words and boxes, a clip read
+    from `images`), `placeholders` its `inputs.placeholders`, as the forward level uses them."""
+    from tinymodels.samples import CALL_SAMPLES
     from tinymodels.validate import _call_variants
+
+    call = dict(call or {})
+    images = call.pop("images", None)
 
     if text_only and procs.text_tokenizer is not None:
         return dict(procs.text_tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.processor is not None:
         first: Exception | None = None
-        for variant in _call_variants(procs.processor, None):
+        for variant in _call_variants(procs.processor, template, placeholders):
             kwargs = dict(variant)
             if "text" in kwargs:
                 prefix = kwargs["text"].removesuffix(SAMPLE_TEXT)
@@ -74,7 +93,12 @@ def padded_batch(procs: Processors, text_only: bool = False, call: dict[str, str
                 # Only the text pads to the longest: audio keeps its extractor's own padding (Whisper's
                 # encoder needs its 30 s frames).
                 kwargs["text_kwargs"] = {"padding": True}
-            if "images" in kwargs:
+            if images is not None and ("images" in kwargs or "videos" in kwargs):
+                # The type's sample for `images` replaces the variant's medium (InstructBLIP-Video's
+                # processor reads its clip from `images`, its video processor from there).
+                kwargs.pop("videos", None)
+                kwargs["images"] = [CALL_SAMPLES[images](), CALL_SAMPLES[images]()]
+            elif "images" in kwargs:
                 # One list per prompt: VLM processors count each prompt's placeholders against its images.
                 kwargs["images"] = [[image] for image in sample_image_pair()] if "text" in kwargs else sample_image_pair()
             if "videos" in kwargs:
@@ -85,6 +109,11 @@ def padded_batch(procs: Processors, text_only: bool = False, call: dict[str, str
                 fe = getattr(procs.processor, "feature_extractor", None)
                 if fe is not None and not pads_by_default(fe):
                     kwargs["audio_kwargs"] = {"padding": True}
+            for name, kind in call.items():
+                if kind is None:
+                    kwargs.pop(name, None)
+                else:
+                    kwargs[name] = _batch_of_two(kind)
             # Per-modality padding where the processor routes it, else flat (custom `__call__`s
             # hand every argument to each part: the extractor's own padding first, then `padding`).
             flat = {k: v for k, v in kwargs.items() if not k.endswith("_kwargs")}
@@ -96,12 +125,6 @@ def padded_batch(procs: Processors, text_only: bool = False, call: dict[str, str
                 # from the tokenizer; SpeechT5's processor refuses text and audio together).
                 alone = {k: v for k, v in flat.items() if k != "text"}
                 attempts.insert(-1, {**alone, **kwargs.get("audio_kwargs", {})})
-            if call:
-                # Last: the arguments the processor requires (layoutlmv3's words and boxes in
-                # place of the text), one per example; None leaves an argument out.
-                paired = {k: [v, v] for k, v in call_samples(call).items() if v is not None}
-                dropped = {k for k, v in call.items() if v is None}
-                attempts += [{k: v for k, v in {**a, **paired}.items() if k not in dropped} for a in list(attempts)]
             for attempt in attempts:
                 try:
                     return dict(procs.processor(**attempt))
@@ -127,17 +150,9 @@ def padded_batch(procs: Processors, text_only: bool = False, call: dict[str, str
     return out
 
 
-def _call_data(model: Any) -> dict[str, str | None] | None:
-    """The `inputs.call` data of the model's type (processor arguments it requires), if any."""
-    from tinymodels.knowledge import override_for
-
-    override = override_for(getattr(model.config, "model_type", "") or "")
-    return override.inputs.get("call") if override else None
-
-
 def _text_ids(procs: Processors, batch: dict[str, Any], texts: list[str] | None = None) -> tuple[Any, Any]:
     """(ids, mask) of the batch's text, or of `texts` tokenized alone (speech heads)."""
-    if texts is None and "input_ids" in batch:
+    if texts is None and batch.get("input_ids") is not None:
         ids = batch["input_ids"]
         return ids, batch.get("attention_mask")
     tok = procs.text_tokenizer
@@ -154,7 +169,7 @@ def make_labels(kind: str, model: Any, procs: Processors, batch: dict[str, Any],
     config = model.config
     if kind in ("ids", "ctc", "token_class"):
         texts = ["hello", "hello world"] if kind == "ctc" else None
-        if kind == "ids" and "input_ids" not in batch:
+        if kind == "ids" and batch.get("input_ids") is None:  # absent, or None (PP-FormulaNet's processor)
             texts = [SHORT_TEXT, SAMPLE_TEXT]
         ids, mask = _text_ids(procs, batch, texts)
         labels = ids.clone() if kind != "token_class" else torch.zeros_like(ids)
@@ -176,6 +191,15 @@ def make_labels(kind: str, model: Any, procs: Processors, batch: dict[str, Any],
     raise ValueError(f"unknown label kind {kind!r}")
 
 
+def _pad_id(model: Any, procs: Processors) -> int:
+    """The pad id of the model's text (config, its text config, else the tokenizer's, else 0)."""
+    for owner in (model.config, getattr(model.config, "text_config", None), procs.text_tokenizer):
+        pad = getattr(owner, "pad_token_id", None) if owner is not None else None
+        if isinstance(pad, int):
+            return pad
+    return 0
+
+
 def _loss(outputs: Any) -> Any:
     loss = outputs.get("loss") if hasattr(outputs, "get") else None
     if loss is None and isinstance(outputs, tuple) and outputs and getattr(outputs[0], "dim", lambda: 1)() == 0:
@@ -190,7 +214,8 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
     import torch
 
     from tinymodels.builder import MEDIA_INPUT
-    from tinymodels.validate import _batch_size, model_inputs, with_synthesized
+    from tinymodels.knowledge import override_for
+    from tinymodels.validate import _batch_size, model_inputs, type_placeholders, with_synthesized
 
     kind = label_kind(mappings)
     if kind is None:
@@ -204,8 +229,12 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         params = set(inspect.signature(model.forward).parameters)
         # A text head of a multimodal type (Emu3's causal LM) reads token ids only: image prompts
         # would only add thousands of placeholder tokens.
+        override = override_for(getattr(model.config, "model_type", "") or "")
+        template = override.inputs.get("text") if override else None
+        call = (override.inputs.get("call") or {}) if override else {}
         batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params),
-                             call=_call_data(model))
+                             template=template, call=call,
+                             placeholders=type_placeholders(getattr(model.config, "model_type", "") or ""))
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
@@ -215,6 +244,12 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
             kwargs = {k: v[:, 0].unsqueeze(0) if hasattr(v, "dim") and v.dim() >= 3 else v for k, v in kwargs.items()}
         size = _batch_size(kwargs)
         kwargs.update(make_labels(kind, model, procs, batch, size))
+        if kind == "ids" and kwargs.get("input_ids") is None and "input_ids" in params \
+                and not {"decoder_input_ids", "inputs_embeds"} & kwargs.keys():
+            # The processor made no text (PP-FormulaNet's reads the image alone) while the forward
+            # derives the decoder's inputs from `input_ids`, not the labels: teacher forcing on the
+            # label text, as it is trained.
+            kwargs["input_ids"] = kwargs["labels"].masked_fill(kwargs["labels"] == -100, _pad_id(model, procs))
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=1e-2)
         model.train()
