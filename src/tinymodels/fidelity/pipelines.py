@@ -51,6 +51,9 @@ class TaskSpec:
     # The pipeline reads the first output as one tensor: a backbone's first output is its tuple
     # of feature maps.
     not_backbone: bool = False
+    # The pipeline generates only for generative heads and answers from logits otherwise
+    # (document QA: Donut generates, LayoutLM extracts), so a model that cannot generate is served.
+    extractive: bool = False
     input: str = ""
     batch: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -62,7 +65,7 @@ class TaskSpec:
 
 
 _SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "takes",
-                "not_backbone", "input", "batch", "batch_size", "kwargs", "generate_kwargs", "skip", "reason"}
+                "not_backbone", "extractive", "input", "batch", "batch_size", "kwargs", "generate_kwargs", "skip", "reason"}
 
 
 @functools.cache
@@ -80,6 +83,7 @@ def task_specs() -> dict[str, TaskSpec]:
                         not_encoder_decoder=bool(raw.get("not_encoder_decoder")),
                         methods=tuple(raw.get("methods") or ()), provides=tuple(raw.get("provides") or ()),
                         takes=tuple(raw.get("takes") or ()), not_backbone=bool(raw.get("not_backbone")),
+                        extractive=bool(raw.get("extractive")),
                         input=raw.get("input", ""),
                         batch=raw.get("batch", ""), kwargs=dict(raw.get("kwargs") or {}),
                         generate_kwargs=dict(raw.get("generate_kwargs") or {}),
@@ -136,7 +140,7 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
             continue
         if spec.provides and not (required_inputs(model) <= set(spec.provides) and _pixels_fit(model, procs)):
             continue
-        if _calls_generate(info.get("impl")) and not _can_generate(model):
+        if not spec.extractive and _calls_generate(info.get("impl")) and not _can_generate(model):
             # Mapped to a generative task's auto class, but the model cannot generate (PI0, a robot
             # policy in AutoModelForMultimodalLM, samples actions): the pipeline cannot drive it.
             spec = dataclasses.replace(spec, skip=f"{type(model).__name__} cannot generate, and the {task} "
