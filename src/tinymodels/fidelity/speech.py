@@ -6,6 +6,9 @@ and no-caption tokens, `<|notimestamps|>` as the last special token, then the ti
 (`<|0.00|>`, `<|0.02|>`, …). The config starts decoding at start-of-transcript and pads with
 end-of-text; the generation config gets `no_timestamps_token_id`, `lang_to_id`, `task_to_id`,
 suppressed tokens, alignment heads and a `max_length` within the decoder's positions.
+
+A family may instead (or also) name `tables`: generation-config dicts a model's own `generate`
+looks keys up in (Pop2Piano's `composer_to_feature_token`), sized by a config field.
 """
 
 from __future__ import annotations
@@ -33,8 +36,14 @@ def families() -> dict[str, dict[str, Any]]:
     return out
 
 
+def has_speech_tokens(family: dict[str, Any] | None) -> bool:
+    """Whether the family adds Whisper-style tokens (languages, tasks, timestamps)."""
+    return bool(family) and "languages" in family
+
+
 def family_of(model_type: str) -> dict[str, Any] | None:
-    """The generation family of a model type: a mixin in the MRO of one of its model classes."""
+    """The generation family of a model type: a class (a mixin, or the model class itself) in the
+    MRO of one of its model classes."""
     import transformers
 
     from tinymodels.discover import architecture_mappings
@@ -86,13 +95,33 @@ def config_fields(tokenizer: Any) -> dict[str, Any]:
     }
 
 
+def table_fields(config: Any, family: dict[str, Any]) -> dict[str, Any]:
+    """The family's `tables`: {field: {key.format(n=1..count): first + n - 1}}, `count` read from
+    the (sub-)config field it names."""
+    from tinymodels.processors import config_tree
+
+    out = {}
+    for name, spec in (family.get("tables") or {}).items():
+        field = str(spec["count"])
+        count = next((v for c in config_tree(config) if isinstance(v := getattr(c, field, None), int)), None)
+        if count is None:
+            raise ValueError(f"generation.yaml: table {name!r} counts config field {field!r}, which the config lacks")
+        first = int(spec.get("first", 0))
+        out[name] = {str(spec["key"]).format(n=n + 1): first + n for n in range(count)}
+    return out
+
+
 def generation_fields(tokenizer: Any, config: Any, family: dict[str, Any]) -> dict[str, Any]:
     """What the family's `generate` reads from the generation config."""
+    tables = table_fields(config, family)
+    if not has_speech_tokens(family) or tokenizer is None:
+        return tables
     ids = tokenizer.convert_tokens_to_ids
     text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
     layers = int(getattr(text, "decoder_layers", 0) or 0)
     heads = int(getattr(text, "decoder_attention_heads", 0) or 0)
     return {
+        **tables,
         **config_fields(tokenizer),
         "no_timestamps_token_id": ids(NO_TIMESTAMPS),
         "prev_sot_token_id": ids("<|startofprev|>"),
