@@ -415,7 +415,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     )
     from tinymodels.fidelity.speech import add_tokens as add_speech_tokens
     from tinymodels.fidelity.speech import config_fields as speech_config_fields
-    from tinymodels.fidelity.speech import family_of, has_speech_tokens
+    from tinymodels.fidelity.speech import family_of, has_speech_tokens, table_tokens
     from tinymodels.knowledge import override_for
     from tinymodels.processors import (
         Processors,
@@ -464,6 +464,8 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
             notes.append(ensure_mask_token(procs.tokenizer))
         procs.warnings.extend(n for n in notes if n)
         family = family_of(model_type)
+        # Tokens the family's generation tables name (SeamlessM4T's `__eng__`), as a checkpoint holds.
+        add_plain_tokens(procs.tokenizer, table_tokens(family))
         if has_speech_tokens(family):
             # Last: the family's tokenizer takes every id after its last special token as a timestamp.
             add_speech_tokens(procs.tokenizer, family)

@@ -241,11 +241,16 @@ def run_task(folder: Path, spec: TaskSpec) -> None:
     import torch
     from transformers import pipeline
 
+    from tinymodels.fidelity.speech import family_of
+
     pipe = pipeline(spec.name, model=str(folder), device="cpu")
     ctx = _Context(pipe)
     extra = dict(spec.kwargs)
-    if spec.generate_kwargs and pipe.model.can_generate():
-        extra["generate_kwargs"] = spec.generate_kwargs
+    if pipe.model.can_generate():
+        # Arguments the family's generate requires from users (SeamlessM4T's `tgt_lang`).
+        required = (family_of(pipe.model.config.model_type) or {}).get("generate_kwargs") or {}
+        if spec.generate_kwargs or required:
+            extra["generate_kwargs"] = {**spec.generate_kwargs, **required}
     args, kwargs = SAMPLES[spec.input](ctx)
     with torch.no_grad():
         _check(pipe(*args, **kwargs, **extra), None, spec.name)

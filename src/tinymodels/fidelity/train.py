@@ -116,7 +116,13 @@ def _text_ids(procs: Processors, batch: dict[str, Any], texts: list[str] | None 
     """(ids, mask) of the batch's text, or of `texts` tokenized alone (speech heads)."""
     if texts is None and "input_ids" in batch:
         ids = batch["input_ids"]
-        return ids, batch.get("attention_mask")
+        mask = batch.get("attention_mask")
+        if mask is not None and tuple(mask.shape) != tuple(ids.shape):
+            # The mask of another modality (a speech processor's audio frames beside the text ids):
+            # the text's padding is where its ids are the pad id.
+            pad = getattr(procs.text_tokenizer, "pad_token_id", None)
+            mask = ids.ne(pad).long() if isinstance(pad, int) else None
+        return ids, mask
     tok = procs.text_tokenizer
     if tok is None:
         raise LevelSkipped("no tokenizer to make text labels with")
