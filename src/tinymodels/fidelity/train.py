@@ -54,10 +54,15 @@ def pads_by_default(feature_extractor: Any) -> bool:
     return param is not None and param.default not in (False, None, "do_not_pad", inspect.Parameter.empty)
 
 
-def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
+def padded_batch(procs: Processors, text_only: bool = False, call: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Two examples of different lengths through the checkpoint's own processors, padded; with
-    `text_only` (a head that reads no media), through the tokenizer alone."""
+    `text_only` (a head that reads no media), through the tokenizer alone. `call` is the type's
+    `inputs.call` data: its other processor arguments (Cohere ASR's `language`) go to the call,
+    and a None leaves an argument out, as at the other levels."""
+    from tinymodels.samples import call_samples
     from tinymodels.validate import _call_variants
+
+    extra = call_samples({k: v for k, v in (call or {}).items() if k not in _BATCHED})
 
     if text_only and procs.text_tokenizer is not None:
         return dict(procs.text_tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
@@ -82,6 +87,11 @@ def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
                 fe = getattr(procs.processor, "feature_extractor", None)
                 if fe is not None and not pads_by_default(fe):
                     kwargs["audio_kwargs"] = {"padding": True}
+            for key, value in extra.items():
+                if value is None:
+                    kwargs.pop(key, None)
+                else:
+                    kwargs[key] = value
             # Per-modality padding where the processor routes it, else flat (custom `__call__`s
             # hand every argument to each part: the extractor's own padding first, then `padding`).
             flat = {k: v for k, v in kwargs.items() if not k.endswith("_kwargs")}
@@ -95,9 +105,11 @@ def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
                 attempts.insert(-1, {**alone, **kwargs.get("audio_kwargs", {})})
             for attempt in attempts:
                 try:
-                    return dict(procs.processor(**attempt))
+                    out = dict(procs.processor(**attempt))
                 except Exception as exc:  # noqa: BLE001 - the next variant may suit this processor
                     first = first or exc
+                    continue
+                return _with_audio_mask(procs.processor, attempt, out)
         raise first or ValueError("the processor makes no batch")
     out: dict[str, Any] = {}
     if procs.tokenizer is not None:
@@ -110,6 +122,29 @@ def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
         pad = {} if pads_by_default(fe) else {"padding": True}
         out.update(fe([sample_audio(0.6, rate), sample_audio(1.0, rate)], sampling_rate=rate, return_tensors="pt", **pad))
     return out
+
+
+def _with_audio_mask(processor: Any, call: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """`out` with the padded audio's frame mask when the processor dropped it: LASR's processor,
+    given text, pops the `attention_mask` its text and audio outputs share, and its CTC loss
+    needs the audio frames' lengths. The feature extractor alone gives the mask."""
+    fe = getattr(processor, "feature_extractor", None)
+    if "attention_mask" in out or "audio" not in call or "text" not in call or fe is None:
+        return out
+    try:
+        rate = call.get("sampling_rate") or getattr(fe, "sampling_rate", SAMPLING_RATE)
+        mask = fe(call["audio"], sampling_rate=rate, return_attention_mask=True, padding=True,
+                  return_tensors="pt").get("attention_mask")
+    except Exception:  # noqa: BLE001 - an extractor that cannot run alone keeps the processor's output
+        return out
+    features = next((v for k, v in out.items() if k in ("input_features", "input_values")), None)
+    if mask is not None and features is not None and tuple(mask.shape) == tuple(features.shape[:2]):
+        out["attention_mask"] = mask
+    return out
+
+
+# Call arguments the batch makes two of itself (a call sample stands for one example).
+_BATCHED: Final[frozenset[str]] = frozenset({"text", "images", "videos", "audio"})
 
 
 def _text_ids(procs: Processors, batch: dict[str, Any], texts: list[str] | None = None) -> tuple[Any, Any]:
@@ -173,6 +208,7 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
     import torch
 
     from tinymodels.builder import MEDIA_INPUT
+    from tinymodels.knowledge import override_for
     from tinymodels.validate import _batch_size, model_inputs, with_synthesized
 
     kind = label_kind(mappings)
@@ -187,7 +223,10 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         params = set(inspect.signature(model.forward).parameters)
         # A text head of a multimodal type (Emu3's causal LM) reads token ids only: image prompts
         # would only add thousands of placeholder tokens.
-        batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params))
+        override = override_for(model.config.model_type)
+        call = override.inputs.get("call") if override else None
+        batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params),
+                             call=call)
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
@@ -197,6 +236,12 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
             kwargs = {k: v[:, 0].unsqueeze(0) if hasattr(v, "dim") and v.dim() >= 3 else v for k, v in kwargs.items()}
         size = _batch_size(kwargs)
         kwargs.update(make_labels(kind, model, procs, batch, size))
+        labels, prompt = kwargs.get("labels"), kwargs.get("decoder_input_ids")
+        if hasattr(labels, "shape") and hasattr(prompt, "shape") and tuple(prompt.shape) != tuple(labels.shape):
+            # A processor's decoder prompt for generation (Cohere ASR's language and task tokens):
+            # trained on labels, a seq2seq head derives its decoder inputs from them.
+            kwargs.pop("decoder_input_ids")
+            kwargs.pop("decoder_attention_mask", None)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=1e-2)
         model.train()
