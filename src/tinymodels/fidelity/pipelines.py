@@ -50,12 +50,18 @@ class TaskSpec:
     # Passed only when the pipeline's model generates (forward-only text-to-audio models refuse them).
     generate_kwargs: dict[str, Any] = field(default_factory=dict)
     skip: str = ""
+    # Sample kinds used instead of input/batch for a model that is no chat model but whose
+    # processor carries a chat template: it renders its prompts only through it (Pocket TTS).
+    chat_input: str = ""
+    chat_batch: str = ""
+    # Passed with chat_input/chat_batch.
+    chat_kwargs: dict[str, Any] = field(default_factory=dict)
     # The two examples go through at this batch size (a pipeline that cannot collate runs them one by one).
     batch_size: int = 2
 
 
 _SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "input", "batch", "batch_size", "kwargs",
-                "generate_kwargs",
+                "generate_kwargs", "chat_input", "chat_batch", "chat_kwargs",
                 "skip", "reason"}
 
 
@@ -76,11 +82,15 @@ def task_specs() -> dict[str, TaskSpec]:
                         input=raw.get("input", ""),
                         batch=raw.get("batch", ""), kwargs=dict(raw.get("kwargs") or {}),
                         generate_kwargs=dict(raw.get("generate_kwargs") or {}),
-                        skip=" ".join(str(raw.get("skip") or "").split()), batch_size=int(raw.get("batch_size", 2)))
+                        skip=" ".join(str(raw.get("skip") or "").split()), batch_size=int(raw.get("batch_size", 2)),
+                        chat_input=raw.get("chat_input", ""), chat_batch=raw.get("chat_batch", ""),
+                        chat_kwargs=dict(raw.get("chat_kwargs") or {}))
         if not spec.skip and (spec.input not in SAMPLES or spec.batch not in SAMPLES):
             raise ValueError(f"pipeline-tasks.yaml: {name}: input/batch must be sample kinds of {sorted(SAMPLES)}")
-        if (spec.auto_classes or spec.batch_size != 2) and not str(raw.get("reason", "")).strip():
-            raise ValueError(f"pipeline-tasks.yaml: {name}: auto_classes and batch_size need a reason")
+        if bool(spec.chat_input) != bool(spec.chat_batch) or {spec.chat_input, spec.chat_batch} - {""} - set(SAMPLES):
+            raise ValueError(f"pipeline-tasks.yaml: {name}: chat_input and chat_batch must both be sample kinds")
+        if (spec.auto_classes or spec.batch_size != 2 or spec.chat_kwargs) and not str(raw.get("reason", "")).strip():
+            raise ValueError(f"pipeline-tasks.yaml: {name}: auto_classes, batch_size and chat_kwargs need a reason")
         out[name] = spec
     return out
 
@@ -197,6 +207,10 @@ def _decision() -> dict[str, Any]:
     return {"state": SAMPLE_TEXT, "questions": {"polite": {"type": "noul", "instructions": "Is it polite?"}}}
 
 
+def _conversation(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": [{"type": "text", "text": text}]}]
+
+
 # Sample kind -> maker of (positional arguments, keyword arguments) for a pipeline call.
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 SAMPLES: dict[str, Callable[[_Context], Call]] = {
@@ -223,6 +237,8 @@ SAMPLES: dict[str, Callable[[_Context], Call]] = {
     "audio": lambda ctx: ((sample_audio(sampling_rate=ctx.rate()),), {}),
     "audios": lambda ctx: (([sample_audio(seconds=0.6, sampling_rate=ctx.rate()),
                              sample_audio(sampling_rate=ctx.rate())],), {}),
+    "conversation": lambda ctx: ((_conversation(SAMPLE_TEXT),), {}),
+    "conversations": lambda ctx: (([_conversation(SHORT_TEXT), _conversation(SAMPLE_TEXT)],), {}),
     "decision": lambda ctx: ((_decision(),), {}),
     "decisions": lambda ctx: (([_decision(), {**_decision(), "state": SHORT_TEXT}],), {}),
 }
@@ -236,8 +252,9 @@ def _check(result: Any, expected: int | None, task: str) -> None:
         raise ValueError(f"{task}: {expected} inputs gave {len(result) if isinstance(result, list) else 1} outputs")
 
 
-def run_task(folder: Path, spec: TaskSpec) -> None:
-    """Load the checkpoint through `transformers.pipeline` and run the task on 1 and 2 inputs."""
+def run_task(folder: Path, spec: TaskSpec, chat: bool = False) -> None:
+    """Load the checkpoint through `transformers.pipeline` and run the task on 1 and 2 inputs
+    (`chat`: the model is a chat model, see `TaskSpec.chat_input`)."""
     import torch
     from transformers import pipeline
 
@@ -251,17 +268,23 @@ def run_task(folder: Path, spec: TaskSpec) -> None:
         required = (family_of(pipe.model.config.model_type) or {}).get("generate_kwargs") or {}
         if spec.generate_kwargs or required:
             extra["generate_kwargs"] = {**spec.generate_kwargs, **required}
-    args, kwargs = SAMPLES[spec.input](ctx)
+    single, batch = spec.input, spec.batch
+    processor = getattr(pipe, "processor", None)
+    if spec.chat_input and not chat and getattr(processor, "chat_template", None):
+        single, batch = spec.chat_input, spec.chat_batch
+        extra.update(spec.chat_kwargs)
+    args, kwargs = SAMPLES[single](ctx)
     with torch.no_grad():
         _check(pipe(*args, **kwargs, **extra), None, spec.name)
-        args, kwargs = SAMPLES[spec.batch](ctx)
+        args, kwargs = SAMPLES[batch](ctx)
         _check(pipe(*args, **kwargs, **extra, batch_size=spec.batch_size), 2, spec.name)
 
 
 def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str],
-                  done: dict[str, str] | None = None) -> dict[str, str]:
+                  done: dict[str, str] | None = None, chat: bool = False) -> dict[str, str]:
     """Run every applicable task; fills and returns `done` ({task: "ok" | "skipped: reason"});
-    raises LevelError naming the first task that fails (`done` then holds those before it)."""
+    raises LevelError naming the first task that fails (`done` then holds those before it).
+    `chat`: the architecture is a chat model."""
     done = {} if done is None else done
     for task, spec in sorted(tasks.items()):
         reason = spec.skip or skips.get(task, "")
@@ -269,7 +292,7 @@ def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str
             done[task] = f"skipped: {reason}"
             continue
         try:
-            run_task(folder, spec)
+            run_task(folder, spec, chat)
         except Exception as exc:
             done[task] = FAILED
             raise LevelError("pipeline", exc, detail=task) from exc
