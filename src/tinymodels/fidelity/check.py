@@ -27,7 +27,7 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
     (the type's `skip_levels` data) names levels, or `pipeline/<task>`, that cannot pass upstream;
     `timings` receives the seconds each level took."""
     from tinymodels.fidelity.chat import chats, run_chat
-    from tinymodels.fidelity.pipelines import run_pipelines, tasks_for
+    from tinymodels.fidelity.pipelines import run_pipelines, tasks_for, upstream_skips
     from tinymodels.fidelity.train import run_train
     from tinymodels.validate import validate_model
 
@@ -46,7 +46,8 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
         tasks = tasks_for(arch, mappings, procs, model)
         if tasks:
             record["pipeline"] = {}
-            task_skips = {t: skips.get(f"pipeline/{t}") or skips.get("pipeline", "") for t in tasks}
+            upstream = upstream_skips(model, tasks)
+            task_skips = {t: skips.get(f"pipeline/{t}") or skips.get("pipeline", "") or upstream.get(t, "") for t in tasks}
             run_pipelines(folder, tasks, {t: r for t, r in task_skips.items() if r}, record["pipeline"],
                           chat=chats(mappings, processor_class))
     if "chat" in levels and chats(mappings, processor_class) and has_chat_template(procs):

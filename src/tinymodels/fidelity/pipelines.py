@@ -56,12 +56,14 @@ class TaskSpec:
     chat_batch: str = ""
     # Passed with chat_input/chat_batch.
     chat_kwargs: dict[str, Any] = field(default_factory=dict)
+    # The model's `main_input_name` -> why the task cannot drive such a model (reported as skipped).
+    skip_main_input: dict[str, str] = field(default_factory=dict)
     # The two examples go through at this batch size (a pipeline that cannot collate runs them one by one).
     batch_size: int = 2
 
 
 _SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "input", "batch", "batch_size", "kwargs",
-                "generate_kwargs", "chat_input", "chat_batch", "chat_kwargs",
+                "generate_kwargs", "chat_input", "chat_batch", "chat_kwargs", "skip_main_input",
                 "skip", "reason"}
 
 
@@ -84,7 +86,8 @@ def task_specs() -> dict[str, TaskSpec]:
                         generate_kwargs=dict(raw.get("generate_kwargs") or {}),
                         skip=" ".join(str(raw.get("skip") or "").split()), batch_size=int(raw.get("batch_size", 2)),
                         chat_input=raw.get("chat_input", ""), chat_batch=raw.get("chat_batch", ""),
-                        chat_kwargs=dict(raw.get("chat_kwargs") or {}))
+                        chat_kwargs=dict(raw.get("chat_kwargs") or {}),
+                        skip_main_input={k: " ".join(str(v).split()) for k, v in (raw.get("skip_main_input") or {}).items()})
         if not spec.skip and (spec.input not in SAMPLES or spec.batch not in SAMPLES):
             raise ValueError(f"pipeline-tasks.yaml: {name}: input/batch must be sample kinds of {sorted(SAMPLES)}")
         if bool(spec.chat_input) != bool(spec.chat_batch) or {spec.chat_input, spec.chat_batch} - {""} - set(SAMPLES):
@@ -155,6 +158,13 @@ def _pixels_fit(model: Any, procs: Processors) -> bool:
     except Exception:  # noqa: BLE001 - a processor that cannot run alone serves no pipeline either
         return False
     return getattr(pixels, "dim", lambda: rank)() == rank
+
+
+def upstream_skips(model: Any, tasks: dict[str, TaskSpec]) -> dict[str, str]:
+    """{task: reason} for tasks that cannot drive the model by its `main_input_name`
+    (`skip_main_input`: the speech-recognition pipeline passes features as an audio LLM's `input_ids`)."""
+    name = getattr(model, "main_input_name", "")
+    return {t: spec.skip_main_input[name] for t, spec in tasks.items() if name in spec.skip_main_input}
 
 
 def required_inputs(model: Any) -> set[str]:
