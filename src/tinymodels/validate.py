@@ -625,10 +625,15 @@ def generate_inputs(model: Any, inputs: dict[str, Any], kwargs: dict[str, Any]) 
     codes its forward reads; VibeVoice's sampling reads the `attention_mask` its forward takes
     no part in): then the processor's outputs, as users call `model.generate(**inputs)`."""
     source = _generate_source(type(model))
-    missing = [k for k in inputs if k not in kwargs and k not in _TARGETS and f'"{k}"' in source]
+    # Text ids that the forward does not read are a transcript (Whisper's processor tokenizes the
+    # text it is given as the target), not a prompt.
+    left_out = set(_TARGETS) | {_SESSION}
+    if "input_ids" not in inspect.signature(model.forward).parameters:
+        left_out.add("input_ids")
+    missing = [k for k in inputs if k not in kwargs and k not in left_out and f'"{k}"' in source]
     if not missing:
         return kwargs
-    return {k: v for k, v in inputs.items() if k not in _TARGETS and k != _SESSION}
+    return {k: v for k, v in inputs.items() if k not in left_out}
 
 
 def generates(model: Any, arch: str, mappings: tuple[str, ...]) -> bool:
