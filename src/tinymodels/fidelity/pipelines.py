@@ -56,6 +56,10 @@ class TaskSpec:
     chat_batch: str = ""
     # Passed with chat_input/chat_batch.
     chat_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Sample kinds used instead of input/batch when the pipeline's processor reads audio and no
+    # images (an audio LLM: image prompts would leave it without the audio its generate needs).
+    audio_input: str = ""
+    audio_batch: str = ""
     # The model's `main_input_name` -> why the task cannot drive such a model (reported as skipped).
     skip_main_input: dict[str, str] = field(default_factory=dict)
     # The two examples go through at this batch size (a pipeline that cannot collate runs them one by one).
@@ -64,6 +68,7 @@ class TaskSpec:
 
 _SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "input", "batch", "batch_size", "kwargs",
                 "generate_kwargs", "chat_input", "chat_batch", "chat_kwargs", "skip_main_input",
+                "audio_input", "audio_batch",
                 "skip", "reason"}
 
 
@@ -87,11 +92,13 @@ def task_specs() -> dict[str, TaskSpec]:
                         skip=" ".join(str(raw.get("skip") or "").split()), batch_size=int(raw.get("batch_size", 2)),
                         chat_input=raw.get("chat_input", ""), chat_batch=raw.get("chat_batch", ""),
                         chat_kwargs=dict(raw.get("chat_kwargs") or {}),
+                        audio_input=raw.get("audio_input", ""), audio_batch=raw.get("audio_batch", ""),
                         skip_main_input={k: " ".join(str(v).split()) for k, v in (raw.get("skip_main_input") or {}).items()})
         if not spec.skip and (spec.input not in SAMPLES or spec.batch not in SAMPLES):
             raise ValueError(f"pipeline-tasks.yaml: {name}: input/batch must be sample kinds of {sorted(SAMPLES)}")
-        if bool(spec.chat_input) != bool(spec.chat_batch) or {spec.chat_input, spec.chat_batch} - {""} - set(SAMPLES):
-            raise ValueError(f"pipeline-tasks.yaml: {name}: chat_input and chat_batch must both be sample kinds")
+        for first, second in ((spec.chat_input, spec.chat_batch), (spec.audio_input, spec.audio_batch)):
+            if bool(first) != bool(second) or {first, second} - {""} - set(SAMPLES):
+                raise ValueError(f"pipeline-tasks.yaml: {name}: chat_/audio_ input and batch must both be sample kinds")
         if (spec.auto_classes or spec.batch_size != 2 or spec.chat_kwargs) and not str(raw.get("reason", "")).strip():
             raise ValueError(f"pipeline-tasks.yaml: {name}: auto_classes, batch_size and chat_kwargs need a reason")
         out[name] = spec
@@ -192,8 +199,15 @@ class _Context:
         return prompt_placeholder(processor, modality) if processor is not None else ""
 
     def rate(self) -> int:
-        fe = getattr(self.pipe, "feature_extractor", None)
-        return int(getattr(fe, "sampling_rate", None) or SAMPLING_RATE)
+        processor = getattr(self.pipe, "processor", None)
+        extractors = (getattr(self.pipe, "feature_extractor", None), getattr(processor, "feature_extractor", None),
+                      getattr(processor, "audio_processor", None))
+        return int(next((r for fe in extractors if (r := getattr(fe, "sampling_rate", None))), SAMPLING_RATE))
+
+    def chat_template(self) -> str | None:
+        """The template the pipeline renders conversations with (the processor's, else its tokenizer's)."""
+        processor = getattr(self.pipe, "processor", None)
+        return getattr(processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None)
 
 
 def _masked(ctx: _Context, text: str) -> str:
@@ -221,6 +235,23 @@ def _conversation(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [{"type": "text", "text": text}]}]
 
 
+def _audio_prompts(ctx: _Context, items: list[tuple[float, str]], single: bool = False) -> tuple[Any, ...]:
+    """Audio with a prompt each: conversations with an audio item when the processor renders
+    them (a template of its own, or its own `apply_chat_template` over the tokenizer's: Voxtral's
+    refuses raw prompts holding its audio placeholder), else the audio placeholder written before
+    the text (Kyutai's processor loads without a template)."""
+    audios = [sample_audio(seconds=seconds, sampling_rate=ctx.rate()) for seconds, _ in items]
+    processor = getattr(ctx.pipe, "processor", None)
+    renders = getattr(processor, "chat_template", None) or (
+        ctx.chat_template() and "apply_chat_template" in vars(type(processor)))
+    if renders:
+        chats = [[{"role": "user", "content": [{"type": "audio", "audio": audio}, {"type": "text", "text": text}]}]
+                 for audio, (_, text) in zip(audios, items, strict=True)]
+        return (), {"text": chats[0] if single else chats}
+    texts = [ctx.placeholder("audio") + text for _, text in items]
+    return (), {"audio": audios[0], "text": texts[0]} if single else {"audio": audios, "text": texts}
+
+
 # Sample kind -> maker of (positional arguments, keyword arguments) for a pipeline call.
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 SAMPLES: dict[str, Callable[[_Context], Call]] = {
@@ -242,6 +273,10 @@ SAMPLES: dict[str, Callable[[_Context], Call]] = {
     "image_prompts": lambda ctx: ((), {"images": [[image] for image in sample_image_pair()],
                                        "text": [ctx.placeholder("image") + SHORT_TEXT,
                                                 ctx.placeholder("image") + SAMPLE_TEXT]}),
+    "audio_prompt": lambda ctx: _audio_prompts(ctx, [(1.0, SAMPLE_TEXT)], single=True),
+    # Clips of one length (as images of one size): processors' chat paths stack the clips unpadded
+    # (OmniASR, VibeVoice-ASR); the prompts still differ in length.
+    "audio_prompts": lambda ctx: _audio_prompts(ctx, [(1.0, SHORT_TEXT), (1.0, SAMPLE_TEXT)]),
     "document": lambda ctx: ((_document(),), {}),
     "documents": lambda ctx: (([_document(), {**_document(), "question": "Hello?"}],), {}),
     "audio": lambda ctx: ((sample_audio(sampling_rate=ctx.rate()),), {}),
@@ -283,11 +318,22 @@ def run_task(folder: Path, spec: TaskSpec, chat: bool = False) -> None:
     if spec.chat_input and not chat and getattr(processor, "chat_template", None):
         single, batch = spec.chat_input, spec.chat_batch
         extra.update(spec.chat_kwargs)
+    parts = _processor_parts(processor)
+    if spec.audio_input and "feature_extractor" in parts and "image_processor" not in parts:
+        single, batch = spec.audio_input, spec.audio_batch
     args, kwargs = SAMPLES[single](ctx)
     with torch.no_grad():
         _check(pipe(*args, **kwargs, **extra), None, spec.name)
         args, kwargs = SAMPLES[batch](ctx)
         _check(pipe(*args, **kwargs, **extra, batch_size=spec.batch_size), 2, spec.name)
+
+
+def _processor_parts(processor: Any) -> set[str]:
+    """The components a pipeline's processor holds (`feature_extractor`, `image_processor`…)."""
+    if processor is None:
+        return set()
+    have = {a for a in processor.get_attributes() if getattr(processor, a, None) is not None}
+    return have | ({"feature_extractor"} if "audio_processor" in have else set())
 
 
 def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str],
