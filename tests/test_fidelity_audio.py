@@ -14,7 +14,8 @@ import pytest
 
 from conftest import arch_errors, assert_all_validate, build_in_process
 
-TYPES = ("musicgen", "seamless_m4t_v2", "cohere_asr", "lasr_ctc", "gradium_phonon_tts", "voxtral")
+TYPES = ("musicgen", "kyutai_speech_to_text", "seamless_m4t_v2", "cohere_asr", "lasr_ctc", "gradium_phonon_tts",
+         "voxtral")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def _levels(built: dict[str, Any], model_type: str, arch: str) -> dict[str, Any]
     return built[model_type]["pytorch"][arch]["levels"]
 
 
-@pytest.mark.parametrize("model_type", TYPES[1:])
+@pytest.mark.parametrize("model_type", TYPES[2:])
 def test_every_architecture_validates(built: dict[str, Any], model_type: str) -> None:
     assert_all_validate(built[model_type])
 
@@ -107,6 +108,31 @@ def test_speech_recognition_pipeline_skips_audio_llms(built: dict[str, Any]) -> 
     level = _levels(built, "voxtral", "VoxtralForConditionalGeneration")["pipeline"]
     assert level["automatic-speech-recognition"].startswith("skipped: the pipeline loads no processor")
     assert level["any-to-any"] == "ok"
+
+
+def test_generate_and_any_to_any_get_the_waveform(built: dict[str, Any]) -> None:
+    # Kyutai's forward reads synthesized codes; its generate encodes the processor's waveform itself.
+    levels = _levels(built, "kyutai_speech_to_text", "KyutaiSpeechToTextForConditionalGeneration")
+    assert levels["generate"] == "ok"
+    assert levels["pipeline"]["any-to-any"] == "ok"
+
+
+def test_audio_llm_prompts_carry_audio(built: dict[str, Any]) -> None:
+    from transformers import pipeline
+
+    from tinymodels.fidelity.pipelines import SAMPLES, _Context
+
+    # Voxtral's processor renders conversations (raw prompts with its placeholder are refused).
+    pipe = pipeline("any-to-any", model=str(built["out"] / "voxtral" / "VoxtralForConditionalGeneration"), device="cpu")
+    ctx = _Context(pipe)
+    _, kwargs = SAMPLES["audio_prompts"](ctx)
+    assert [[item["type"] for item in chat[0]["content"]] for chat in kwargs["text"]] == [["audio", "text"]] * 2
+    # One second at the rate of the processor's own extractor.
+    assert kwargs["text"][0][0]["content"][0]["audio"].shape == (pipe.processor.feature_extractor.sampling_rate,)
+    # Without a template the processor would get the audio beside placeholder prompts.
+    pipe.processor.chat_template = pipe.processor.tokenizer.chat_template = None
+    _, kwargs = SAMPLES["audio_prompt"](ctx)
+    assert set(kwargs) == {"audio", "text"} and isinstance(kwargs["text"], str)
 
 
 def test_codebook_decoders_are_told_apart_from_code_and_text_decoders() -> None:
