@@ -146,15 +146,27 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
 def own_generate_skips_defaults(cls: type) -> bool:
     """Whether the model class defines its own `generate` that neither merges transformers'
     default generation parameters (`_prepare_generation_config`) nor hands over to a `generate`
-    that does (`super().generate`)."""
+    that does (`super().generate`, a language model's `generate`)."""
     owner = next((c for c in inspect.getmro(cls) if "generate" in vars(c)), None)
     if owner is None or owner.__module__.startswith("transformers.generation"):
         return False
     try:
-        source = inspect.getsource(vars(owner)["generate"])
-    except (OSError, TypeError):
+        source = _code_without_docstring(inspect.getsource(vars(owner)["generate"]))
+    except (OSError, TypeError, SyntaxError):
         return False
-    return "_prepare_generation_config" not in source and "super().generate" not in source
+    return "_prepare_generation_config" not in source and ".generate(" not in source
+
+
+def _code_without_docstring(source: str) -> str:
+    """A function's code without its docstring (whose usage examples call `model.generate(`)."""
+    import ast
+    import textwrap
+
+    func = ast.parse(textwrap.dedent(source)).body[0]
+    body = getattr(func, "body", [])
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        func.body = body[1:] or [ast.Pass()]
+    return ast.unparse(func)
 
 
 def undecodable_ids(config: Any, tokenizer: Any) -> list[str]:
