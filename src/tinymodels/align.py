@@ -5,7 +5,8 @@ General rules, applied to the top-level config and every text-like sub-config:
 - `<name>_token_id` / `<name>_token_index` take the tokenizer's `<name>_token_id` when it has one
   (model-specific tokens such as `image_token` are added to the tokenizer beforehand, see
   `processors.add_special_tokens`);
-- any other token id or token-id list outside the vocabulary is brought inside it.
+- any other token id or token-id list outside the vocabulary is brought inside it;
+- a decoder that emits codec codes (`codebook_decoders`) keeps the codebook as its vocabulary.
 """
 
 from __future__ import annotations
@@ -59,6 +60,42 @@ def _fix_ids(d: dict[str, Any], tokenizer: Any, vocab: int) -> None:
             d[key] = kept
 
 
+# A decoder sub-config that emits audio codes, one stream per codebook, declares how many.
+_CODEBOOK_FIELD = "num_codebooks"
+# Fields that give such a decoder a code vocabulary beside a text one (Kyutai, Moshi's depth decoder):
+# then its `vocab_size` is the text's.
+_CODE_VOCAB_FIELDS = ("audio_vocab_size", "codebook_vocab_size")
+
+
+def codebook_decoders(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Decoder sub-configs (under a text key) whose vocabulary is a codec's codebook, not the
+    tokenizer's (MusicGen's decoder): they declare `num_codebooks` and no separate code vocabulary."""
+    subs = [config[k] for k in _TEXT_KEYS if isinstance(config.get(k), dict)]
+    return [d for d in subs if _CODEBOOK_FIELD in d and not any(f in d for f in _CODE_VOCAB_FIELDS)]
+
+
+def _codebook_size(config: dict[str, Any]) -> int | None:
+    """The codebook size of the codec sub-config beside a codebook decoder (MusicGen's EnCodec)."""
+    return next((v["codebook_size"] for v in config.values()
+                 if isinstance(v, dict) and isinstance(v.get("codebook_size"), int)), None)
+
+
+def align_codebook_decoders(config: dict[str, Any]) -> None:
+    """A codebook decoder's vocabulary is its codec's codebook size; its embedding holds one more
+    row (MusicGen: `vocab_size + 1`), the start/pad code of the delay pattern, which its `bos`
+    and `pad` ids and the model's `decoder_start_token_id` and `pad_token_id` name (the model's
+    generation config takes them, and generate filters that pad out of the codes it hands the codec)."""
+    for d in codebook_decoders(config):
+        size = _codebook_size(config) or d.get("vocab_size")
+        if not isinstance(size, int):
+            continue
+        d["vocab_size"] = size
+        for key in ("bos_token_id", "pad_token_id", "decoder_start_token_id"):
+            if key in d:
+                d[key] = size
+        config["decoder_start_token_id"] = config["pad_token_id"] = size
+
+
 def _subconfigs(d: dict[str, Any]) -> list[dict[str, Any]]:
     """Every nested sub-config dict, at any depth (breadth first)."""
     out, todo = [], [d]
@@ -88,7 +125,9 @@ def text_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
     if not sizes:
         # No vocabulary at the usual places (a wrapper config): the largest one in the tree is the text's.
         sizes = {max((d["vocab_size"] for d in nested if isinstance(d.get("vocab_size"), int)), default=-1)}
-    seen = {id(d) for d in direct}
+    codes = {id(d) for d in codebook_decoders(config)}
+    direct = [d for d in direct if id(d) not in codes]
+    seen = {id(d) for d in direct} | codes
     return direct + [d for d in nested if id(d) not in seen and d.get("vocab_size") in sizes]
 
 
@@ -139,6 +178,7 @@ def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:
         # The config's copy of the tokenizer's vocabulary (chameleon, emu3): the model finds
         # `<image>` and its VQ codebook tokens in it by name.
         config["vocabulary_map"] = dict(sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1]))
+    align_codebook_decoders(config)
     if config.get("is_encoder_decoder") and config.get("decoder_start_token_id") is None:
         # Seq2seq generation needs a start token; T5-style models start from pad.
         start = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.bos_token_id

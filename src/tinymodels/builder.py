@@ -415,7 +415,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     )
     from tinymodels.fidelity.speech import add_tokens as add_speech_tokens
     from tinymodels.fidelity.speech import config_fields as speech_config_fields
-    from tinymodels.fidelity.speech import family_of
+    from tinymodels.fidelity.speech import family_of, has_speech_tokens, table_tokens
     from tinymodels.knowledge import override_for
     from tinymodels.processors import (
         Processors,
@@ -464,12 +464,14 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
             notes.append(ensure_mask_token(procs.tokenizer))
         procs.warnings.extend(n for n in notes if n)
         family = family_of(model_type)
-        if family:
+        # Tokens the family's generation tables name (SeamlessM4T's `__eng__`), as a checkpoint holds.
+        add_plain_tokens(procs.tokenizer, table_tokens(family))
+        if has_speech_tokens(family):
             # Last: the family's tokenizer takes every id after its last special token as a timestamp.
             add_speech_tokens(procs.tokenizer, family)
         fill_pad_ids(text_configs(tiny), procs.tokenizer)
         vocab = align_with_tokenizer(tiny, procs.tokenizer)
-        if family:
+        if has_speech_tokens(family):
             tiny.update(speech_config_fields(procs.tokenizer))
     else:
         clamp_token_ids(tiny, options.vocab_size)
@@ -569,7 +571,7 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     shutil.copytree(procs_dir, target)
     target.chmod(0o755)  # copied from a 0700 temporary directory
     tokenizer = None if procs is None else procs.text_tokenizer
-    family = family_of(model_type) if tokenizer is not None else None
+    family = family_of(model_type)
     complete_generation_config(model, tokenizer, generation_fields(tokenizer, model.config, family) if family else {})
     _stage("save-reload", save, model, target)
     del model

@@ -612,14 +612,48 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
         _check_finite(outputs, f"{arch}.forward")
         if not (generate and generates(model, arch, mappings)):
             return False
-        gen_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("decoder_")}
+        gen_kwargs = generate_inputs(model, inputs, {k: v for k, v in kwargs.items() if not k.startswith("decoder_")})
         try:
             generated = model.generate(**gen_kwargs, max_new_tokens=3, do_sample=False)
-            if generated is None or getattr(generated, "numel", lambda: 0)() == 0:
+            if generated is None or _numel(generated) == 0:
                 raise ValidationError(f"{arch}.generate returned nothing")
         except Exception as exc:
             raise LevelError("generate", exc) from exc
     return True
+
+
+def _numel(out: Any) -> int:
+    """Elements of a generate output: a tensor, or a list of tensors (VibeVoice's waveforms)."""
+    if hasattr(out, "numel"):
+        return int(out.numel())
+    if isinstance(out, list | tuple):
+        return sum(_numel(o) for o in out)
+    return 0
+
+
+def _generate_source(cls: type) -> str:
+    """Source of the model's own generation code: the classes of its MRO, outside transformers'
+    generation package, that define `generate` or a decoding loop (VibeVoice's mixin, `_sample`)."""
+    owners = [c for c in inspect.getmro(cls) if {"generate", "_sample"} & set(vars(c))
+              and not c.__module__.startswith("transformers.generation")]
+    return "\n".join(_class_source(c) for c in owners)
+
+
+def generate_inputs(model: Any, inputs: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What `generate` gets: the forward's inputs, unless the model's own generation code reads a
+    processor output by name that they lack (Kyutai's generate encodes `input_values` into the
+    codes its forward reads; VibeVoice's sampling reads the `attention_mask` its forward takes
+    no part in): then the processor's outputs, as users call `model.generate(**inputs)`."""
+    source = _generate_source(type(model))
+    # Text ids that the forward does not read are a transcript (Whisper's processor tokenizes the
+    # text it is given as the target), not a prompt.
+    left_out = set(_TARGETS) | {_SESSION}
+    if "input_ids" not in inspect.signature(model.forward).parameters:
+        left_out.add("input_ids")
+    missing = [k for k in inputs if k not in kwargs and k not in left_out and f'"{k}"' in source]
+    if not missing:
+        return kwargs
+    return {k: v for k, v in inputs.items() if k not in left_out}
 
 
 def generates(model: Any, arch: str, mappings: tuple[str, ...]) -> bool:

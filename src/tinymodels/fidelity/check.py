@@ -27,7 +27,7 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
     (the type's `skip_levels` data) names levels, or `pipeline/<task>`, that cannot pass upstream;
     `timings` receives the seconds each level took."""
     from tinymodels.fidelity.chat import chats, run_chat
-    from tinymodels.fidelity.pipelines import run_pipelines, tasks_for
+    from tinymodels.fidelity.pipelines import run_pipelines, tasks_for, upstream_skips
     from tinymodels.fidelity.train import run_train
     from tinymodels.validate import validate_model
 
@@ -40,14 +40,16 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
         record["forward"] = OK
         if generated:
             record["generate"] = OK
+    processor_class = type(procs.processor).__name__ if procs.processor is not None else None
     if "pipeline" in levels:
         timer.start("pipeline")
         tasks = tasks_for(arch, mappings, procs, model)
         if tasks:
             record["pipeline"] = {}
-            task_skips = {t: skips.get(f"pipeline/{t}") or skips.get("pipeline", "") for t in tasks}
-            run_pipelines(folder, tasks, {t: r for t, r in task_skips.items() if r}, record["pipeline"])
-    processor_class = type(procs.processor).__name__ if procs.processor is not None else None
+            upstream = upstream_skips(model, tasks)
+            task_skips = {t: skips.get(f"pipeline/{t}") or skips.get("pipeline", "") or upstream.get(t, "") for t in tasks}
+            run_pipelines(folder, tasks, {t: r for t, r in task_skips.items() if r}, record["pipeline"],
+                          chat=chats(mappings, processor_class))
     if "chat" in levels and chats(mappings, processor_class) and has_chat_template(procs):
         owner = procs.processor if procs.processor is not None else procs.tokenizer
         if "chat" in skips:

@@ -125,6 +125,13 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
         return
     for key, value in (family or {}).items():
         setattr(gen, key, value)
+    if own_generate_skips_defaults(type(model)):
+        # Its `generate` reads the generation config as saved (MusicGen's decoder expands by
+        # `num_return_sequences`): the checkpoint carries transformers' defaults, as older ones did.
+        for key, value in gen._get_default_generation_params().items():
+            if value is not None and getattr(gen, key, None) is None:
+                setattr(gen, key, value)
+        gen._from_model_config = False
     if family:
         # Not a config-derived default any more: transformers rebuilds those from config.json on load.
         gen._from_model_config = False
@@ -133,6 +140,33 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
     capacity = position_capacity(model.config)
     if capacity is not None and capacity < DEFAULT_NEW_TOKENS and getattr(gen, "max_length", None) in (None, 20):
         gen.max_length = capacity
+
+
+@functools.cache
+def own_generate_skips_defaults(cls: type) -> bool:
+    """Whether the model class defines its own `generate` that neither merges transformers'
+    default generation parameters (`_prepare_generation_config`) nor hands over to a `generate`
+    that does (`super().generate`, a language model's `generate`)."""
+    owner = next((c for c in inspect.getmro(cls) if "generate" in vars(c)), None)
+    if owner is None or owner.__module__.startswith("transformers.generation"):
+        return False
+    try:
+        source = _code_without_docstring(inspect.getsource(vars(owner)["generate"]))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    return "_prepare_generation_config" not in source and ".generate(" not in source
+
+
+def _code_without_docstring(source: str) -> str:
+    """A function's code without its docstring (whose usage examples call `model.generate(`)."""
+    import ast
+    import textwrap
+
+    func = ast.parse(textwrap.dedent(source)).body[0]
+    body = getattr(func, "body", [])
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        func.body = body[1:] or [ast.Pass()]
+    return ast.unparse(func)
 
 
 def undecodable_ids(config: Any, tokenizer: Any) -> list[str]:

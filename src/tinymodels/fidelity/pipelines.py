@@ -60,12 +60,26 @@ class TaskSpec:
     # Passed only when the pipeline's model generates (forward-only text-to-audio models refuse them).
     generate_kwargs: dict[str, Any] = field(default_factory=dict)
     skip: str = ""
+    # Sample kinds used instead of input/batch for a model that is no chat model but whose
+    # processor carries a chat template: it renders its prompts only through it (Pocket TTS).
+    chat_input: str = ""
+    chat_batch: str = ""
+    # Passed with chat_input/chat_batch.
+    chat_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Sample kinds used instead of input/batch when the pipeline's processor reads audio and no
+    # images (an audio LLM: image prompts would leave it without the audio its generate needs).
+    audio_input: str = ""
+    audio_batch: str = ""
+    # The model's `main_input_name` -> why the task cannot drive such a model (reported as skipped).
+    skip_main_input: dict[str, str] = field(default_factory=dict)
     # The two examples go through at this batch size (a pipeline that cannot collate runs them one by one).
     batch_size: int = 2
 
 
 _SPEC_FIELDS = {"needs", "without", "auto_classes", "not_encoder_decoder", "methods", "provides", "takes",
-                "not_backbone", "extractive", "input", "batch", "batch_size", "kwargs", "generate_kwargs", "skip", "reason"}
+                "not_backbone", "extractive", "input", "batch", "batch_size", "kwargs", "generate_kwargs",
+                "chat_input", "chat_batch", "chat_kwargs", "skip_main_input", "audio_input", "audio_batch",
+                "skip", "reason"}
 
 
 @functools.cache
@@ -87,11 +101,18 @@ def task_specs() -> dict[str, TaskSpec]:
                         input=raw.get("input", ""),
                         batch=raw.get("batch", ""), kwargs=dict(raw.get("kwargs") or {}),
                         generate_kwargs=dict(raw.get("generate_kwargs") or {}),
-                        skip=" ".join(str(raw.get("skip") or "").split()), batch_size=int(raw.get("batch_size", 2)))
+                        skip=" ".join(str(raw.get("skip") or "").split()), batch_size=int(raw.get("batch_size", 2)),
+                        chat_input=raw.get("chat_input", ""), chat_batch=raw.get("chat_batch", ""),
+                        chat_kwargs=dict(raw.get("chat_kwargs") or {}),
+                        audio_input=raw.get("audio_input", ""), audio_batch=raw.get("audio_batch", ""),
+                        skip_main_input={k: " ".join(str(v).split()) for k, v in (raw.get("skip_main_input") or {}).items()})
         if not spec.skip and (spec.input not in SAMPLES or spec.batch not in SAMPLES):
             raise ValueError(f"pipeline-tasks.yaml: {name}: input/batch must be sample kinds of {sorted(SAMPLES)}")
-        if (spec.auto_classes or spec.batch_size != 2) and not str(raw.get("reason", "")).strip():
-            raise ValueError(f"pipeline-tasks.yaml: {name}: auto_classes and batch_size need a reason")
+        for first, second in ((spec.chat_input, spec.chat_batch), (spec.audio_input, spec.audio_batch)):
+            if bool(first) != bool(second) or {first, second} - {""} - set(SAMPLES):
+                raise ValueError(f"pipeline-tasks.yaml: {name}: chat_/audio_ input and batch must both be sample kinds")
+        if (spec.auto_classes or spec.batch_size != 2 or spec.chat_kwargs) and not str(raw.get("reason", "")).strip():
+            raise ValueError(f"pipeline-tasks.yaml: {name}: auto_classes, batch_size and chat_kwargs need a reason")
         out[name] = spec
     return out
 
@@ -199,6 +220,13 @@ def _is_backbone(model: Any) -> bool:
     return isinstance(model, BackboneMixin)
 
 
+def upstream_skips(model: Any, tasks: dict[str, TaskSpec]) -> dict[str, str]:
+    """{task: reason} for tasks that cannot drive the model by its `main_input_name`
+    (`skip_main_input`: the speech-recognition pipeline passes features as an audio LLM's `input_ids`)."""
+    name = getattr(model, "main_input_name", "")
+    return {t: spec.skip_main_input[name] for t, spec in tasks.items() if name in spec.skip_main_input}
+
+
 def required_inputs(model: Any) -> set[str]:
     """The `forward` parameters without a default (what every call must pass)."""
     import inspect
@@ -217,9 +245,22 @@ class _Context:
     def tokenizer(self) -> Any:
         return getattr(self.pipe, "tokenizer", None) or getattr(getattr(self.pipe, "processor", None), "tokenizer", None)
 
+    def placeholder(self, modality: str) -> str:
+        from tinymodels.validate import prompt_placeholder
+
+        processor = getattr(self.pipe, "processor", None)
+        return prompt_placeholder(processor, modality) if processor is not None else ""
+
     def rate(self) -> int:
-        fe = getattr(self.pipe, "feature_extractor", None)
-        return int(getattr(fe, "sampling_rate", None) or SAMPLING_RATE)
+        processor = getattr(self.pipe, "processor", None)
+        extractors = (getattr(self.pipe, "feature_extractor", None), getattr(processor, "feature_extractor", None),
+                      getattr(processor, "audio_processor", None))
+        return int(next((r for fe in extractors if (r := getattr(fe, "sampling_rate", None))), SAMPLING_RATE))
+
+    def chat_template(self) -> str | None:
+        """The template the pipeline renders conversations with (the processor's, else its tokenizer's)."""
+        processor = getattr(self.pipe, "processor", None)
+        return getattr(processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None)
 
     @functools.cached_property
     def prompted(self) -> tuple[Call, Call]:
@@ -344,6 +385,27 @@ def _decision() -> dict[str, Any]:
     return {"state": SAMPLE_TEXT, "questions": {"polite": {"type": "noul", "instructions": "Is it polite?"}}}
 
 
+def _conversation(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": [{"type": "text", "text": text}]}]
+
+
+def _audio_prompts(ctx: _Context, items: list[tuple[float, str]], single: bool = False) -> tuple[Any, ...]:
+    """Audio with a prompt each: conversations with an audio item when the processor renders
+    them (a template of its own, or its own `apply_chat_template` over the tokenizer's: Voxtral's
+    refuses raw prompts holding its audio placeholder), else the audio placeholder written before
+    the text (Kyutai's processor loads without a template)."""
+    audios = [sample_audio(seconds=seconds, sampling_rate=ctx.rate()) for seconds, _ in items]
+    processor = getattr(ctx.pipe, "processor", None)
+    renders = getattr(processor, "chat_template", None) or (
+        ctx.chat_template() and "apply_chat_template" in vars(type(processor)))
+    if renders:
+        chats = [[{"role": "user", "content": [{"type": "audio", "audio": audio}, {"type": "text", "text": text}]}]
+                 for audio, (_, text) in zip(audios, items, strict=True)]
+        return (), {"text": chats[0] if single else chats}
+    texts = [ctx.placeholder("audio") + text for _, text in items]
+    return (), {"audio": audios[0], "text": texts[0]} if single else {"audio": audios, "text": texts}
+
+
 # Sample kind -> maker of (positional arguments, keyword arguments) for a pipeline call.
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 SAMPLES: dict[str, Callable[[_Context], Call]] = {
@@ -364,11 +426,17 @@ SAMPLES: dict[str, Callable[[_Context], Call]] = {
     "image_prompt": lambda ctx: ctx.prompted[0],
     # One list of images per prompt where accepted: a flat list would give every prompt both images.
     "image_prompts": lambda ctx: ctx.prompted[1],
+    "audio_prompt": lambda ctx: _audio_prompts(ctx, [(1.0, SAMPLE_TEXT)], single=True),
+    # Clips of one length (as images of one size): processors' chat paths stack the clips unpadded
+    # (OmniASR, VibeVoice-ASR); the prompts still differ in length.
+    "audio_prompts": lambda ctx: _audio_prompts(ctx, [(1.0, SHORT_TEXT), (1.0, SAMPLE_TEXT)]),
     "document": lambda ctx: ((_document(),), {}),
     "documents": lambda ctx: (([_document(), {**_document(), "question": "Hello?"}],), {}),
     "audio": lambda ctx: ((sample_audio(sampling_rate=ctx.rate()),), {}),
     "audios": lambda ctx: (([sample_audio(seconds=0.6, sampling_rate=ctx.rate()),
                              sample_audio(sampling_rate=ctx.rate())],), {}),
+    "conversation": lambda ctx: ((_conversation(SAMPLE_TEXT),), {}),
+    "conversations": lambda ctx: (([_conversation(SHORT_TEXT), _conversation(SAMPLE_TEXT)],), {}),
     "decision": lambda ctx: ((_decision(),), {}),
     "decisions": lambda ctx: (([_decision(), {**_decision(), "state": SHORT_TEXT}],), {}),
 }
@@ -382,27 +450,50 @@ def _check(result: Any, expected: int | None, task: str) -> None:
         raise ValueError(f"{task}: {expected} inputs gave {len(result) if isinstance(result, list) else 1} outputs")
 
 
-def run_task(folder: Path, spec: TaskSpec) -> None:
-    """Load the checkpoint through `transformers.pipeline` and run the task on 1 and 2 inputs."""
+def run_task(folder: Path, spec: TaskSpec, chat: bool = False) -> None:
+    """Load the checkpoint through `transformers.pipeline` and run the task on 1 and 2 inputs
+    (`chat`: the model is a chat model, see `TaskSpec.chat_input`)."""
     import torch
     from transformers import pipeline
+
+    from tinymodels.fidelity.speech import family_of
 
     pipe = pipeline(spec.name, model=str(folder), device="cpu")
     ctx = _Context(pipe)
     extra = dict(spec.kwargs)
-    if spec.generate_kwargs and pipe.model.can_generate():
-        extra["generate_kwargs"] = spec.generate_kwargs
-    args, kwargs = SAMPLES[spec.input](ctx)
+    if pipe.model.can_generate():
+        # Arguments the family's generate requires from users (SeamlessM4T's `tgt_lang`).
+        required = (family_of(pipe.model.config.model_type) or {}).get("generate_kwargs") or {}
+        if spec.generate_kwargs or required:
+            extra["generate_kwargs"] = {**spec.generate_kwargs, **required}
+    single, batch = spec.input, spec.batch
+    processor = getattr(pipe, "processor", None)
+    if spec.chat_input and not chat and getattr(processor, "chat_template", None):
+        single, batch = spec.chat_input, spec.chat_batch
+        extra.update(spec.chat_kwargs)
+    parts = _processor_parts(processor)
+    if spec.audio_input and "feature_extractor" in parts and "image_processor" not in parts:
+        single, batch = spec.audio_input, spec.audio_batch
+    args, kwargs = SAMPLES[single](ctx)
     with torch.no_grad():
         _check(pipe(*args, **kwargs, **extra), None, spec.name)
-        args, kwargs = SAMPLES[spec.batch](ctx)
+        args, kwargs = SAMPLES[batch](ctx)
         _check(pipe(*args, **kwargs, **extra, batch_size=spec.batch_size), 2, spec.name)
 
 
+def _processor_parts(processor: Any) -> set[str]:
+    """The components a pipeline's processor holds (`feature_extractor`, `image_processor`…)."""
+    if processor is None:
+        return set()
+    have = {a for a in processor.get_attributes() if getattr(processor, a, None) is not None}
+    return have | ({"feature_extractor"} if "audio_processor" in have else set())
+
+
 def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str],
-                  done: dict[str, str] | None = None) -> dict[str, str]:
+                  done: dict[str, str] | None = None, chat: bool = False) -> dict[str, str]:
     """Run every applicable task; fills and returns `done` ({task: "ok" | "skipped: reason"});
-    raises LevelError naming the first task that fails (`done` then holds those before it)."""
+    raises LevelError naming the first task that fails (`done` then holds those before it).
+    `chat`: the architecture is a chat model."""
     done = {} if done is None else done
     for task, spec in sorted(tasks.items()):
         reason = spec.skip or skips.get(task, "")
@@ -410,7 +501,7 @@ def run_pipelines(folder: Path, tasks: dict[str, TaskSpec], skips: dict[str, str
             done[task] = f"skipped: {reason}"
             continue
         try:
-            run_task(folder, spec)
+            run_task(folder, spec, chat)
         except Exception as exc:
             done[task] = FAILED
             raise LevelError("pipeline", exc, detail=task) from exc

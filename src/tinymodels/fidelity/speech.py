@@ -6,6 +6,11 @@ and no-caption tokens, `<|notimestamps|>` as the last special token, then the ti
 (`<|0.00|>`, `<|0.02|>`, …). The config starts decoding at start-of-transcript and pads with
 end-of-text; the generation config gets `no_timestamps_token_id`, `lang_to_id`, `task_to_id`,
 suppressed tokens, alignment heads and a `max_length` within the decoder's positions.
+
+A family may instead (or also) name `tables`: generation-config dicts a model's own `generate`
+looks keys up in (Pop2Piano's `composer_to_feature_token`, SeamlessM4T's language maps), and
+`generate_kwargs`: arguments its `generate` requires that users pass (SeamlessM4T's `tgt_lang`),
+which the pipeline level passes too.
 """
 
 from __future__ import annotations
@@ -33,8 +38,14 @@ def families() -> dict[str, dict[str, Any]]:
     return out
 
 
+def has_speech_tokens(family: dict[str, Any] | None) -> bool:
+    """Whether the family adds Whisper-style tokens (languages, tasks, timestamps)."""
+    return bool(family) and "languages" in family
+
+
 def family_of(model_type: str) -> dict[str, Any] | None:
-    """The generation family of a model type: a mixin in the MRO of one of its model classes."""
+    """The generation family of a model type: a class (a mixin, or the model class itself) in the
+    MRO of one of its model classes."""
     import transformers
 
     from tinymodels.discover import architecture_mappings
@@ -86,13 +97,75 @@ def config_fields(tokenizer: Any) -> dict[str, Any]:
     }
 
 
+def _table_keys(config: Any, name: str, spec: dict[str, Any]) -> list[str]:
+    from tinymodels.processors import config_tree
+
+    if "keys" in spec:
+        return [str(k) for k in spec["keys"]]
+    field = str(spec["count"])
+    count = next((v for c in config_tree(config) if isinstance(v := getattr(c, field, None), int)), None)
+    if count is None:
+        raise ValueError(f"generation.yaml: table {name!r} counts config field {field!r}, which the config lacks")
+    return [str(spec["key"]).format(n=n + 1) for n in range(count)]
+
+
+def table_tokens(family: dict[str, Any] | None) -> list[str]:
+    """The tokens the family's `token` tables name (`__eng__`), for the tokenizer to hold."""
+    out = []
+    for spec in ((family or {}).get("tables") or {}).values():
+        if spec.get("token"):
+            out.extend(str(spec["token"]).format(key=k) for k in spec.get("keys") or ())
+    return out
+
+
+def _vocabulary_table(config: Any, spec: dict[str, Any], tokenizer: Any) -> dict[str, Any]:
+    """A table read off the tokenizer: `source: vocabulary` maps each id (as a string) to its
+    token's text; `source: characters` numbers the characters of the vocabulary from `first`,
+    below the (sub-)config field `limit`."""
+    from tinymodels.processors import config_tree
+
+    vocab = tokenizer.get_vocab()
+    if spec["source"] == "vocabulary":
+        return {str(i): tokenizer.convert_tokens_to_string([t]) for t, i in sorted(vocab.items(), key=lambda kv: kv[1])}
+    limit = next((v for c in config_tree(config) if isinstance(v := getattr(c, str(spec["limit"]), None), int)), None)
+    first = int(spec.get("first", 0))
+    chars = sorted({ch for t in vocab for ch in tokenizer.convert_tokens_to_string([t])})
+    return {ch: first + n for n, ch in enumerate(chars) if limit is None or first + n < limit}
+
+
+def table_fields(config: Any, family: dict[str, Any], tokenizer: Any = None) -> dict[str, Any]:
+    """The family's `tables`: {field: {key: value}} with the keys listed (`keys`) or numbered
+    (`key` formatted with n = 1..`count`, a (sub-)config field), and as values the tokenizer's
+    id of `token` formatted with the key, else `first`, `first + 1`, …; or read off the
+    tokenizer (`source`, see `_vocabulary_table`)."""
+    out = {}
+    for name, spec in (family.get("tables") or {}).items():
+        if spec.get("source"):
+            if tokenizer is not None:
+                out[name] = _vocabulary_table(config, spec, tokenizer)
+            continue
+        keys = _table_keys(config, name, spec)
+        if spec.get("token"):
+            if tokenizer is None:
+                continue
+            out[name] = {k: tokenizer.convert_tokens_to_ids(str(spec["token"]).format(key=k)) for k in keys}
+        else:
+            first = int(spec.get("first", 0))
+            out[name] = {k: first + n for n, k in enumerate(keys)}
+    return out
+
+
 def generation_fields(tokenizer: Any, config: Any, family: dict[str, Any]) -> dict[str, Any]:
     """What the family's `generate` reads from the generation config."""
+    tables = table_fields(config, family, tokenizer)
+    if not has_speech_tokens(family) or tokenizer is None:
+        return tables
     ids = tokenizer.convert_tokens_to_ids
     text = config.get_text_config(decoder=True) if hasattr(config, "get_text_config") else config
     layers = int(getattr(text, "decoder_layers", 0) or 0)
     heads = int(getattr(text, "decoder_attention_heads", 0) or 0)
     return {
+        **tables,
         **config_fields(tokenizer),
         "no_timestamps_token_id": ids(NO_TIMESTAMPS),
         "prev_sot_token_id": ids("<|startofprev|>"),

@@ -113,7 +113,10 @@ def padded_batch(procs: Processors, text_only: bool = False, template: str | Non
                 if kind is None:
                     kwargs.pop(name, None)
                 else:
-                    kwargs[name] = _batch_of_two(kind)
+                    # Per-example arguments (words, boxes, proteins) come two by two; a
+                    # setting (Cohere ASR's `language`) is given once.
+                    sample = CALL_SAMPLES[kind]()
+                    kwargs[name] = _batch_of_two(kind) if name in _BATCHED or isinstance(sample, list) else sample
             # Per-modality padding where the processor routes it, else flat (custom `__call__`s
             # hand every argument to each part: the extractor's own padding first, then `padding`).
             flat = {k: v for k, v in kwargs.items() if not k.endswith("_kwargs")}
@@ -127,9 +130,11 @@ def padded_batch(procs: Processors, text_only: bool = False, template: str | Non
                 attempts.insert(-1, {**alone, **kwargs.get("audio_kwargs", {})})
             for attempt in attempts:
                 try:
-                    return dict(procs.processor(**attempt))
+                    out = dict(procs.processor(**attempt))
                 except Exception as exc:  # noqa: BLE001 - the next variant may suit this processor
                     first = first or exc
+                    continue
+                return _with_audio_mask(procs.processor, attempt, out)
         raise first or ValueError("the processor makes no batch")
     out: dict[str, Any] = {}
     if procs.tokenizer is not None:
@@ -150,11 +155,40 @@ def padded_batch(procs: Processors, text_only: bool = False, template: str | Non
     return out
 
 
+def _with_audio_mask(processor: Any, call: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """`out` with the padded audio's frame mask when the processor dropped it: LASR's processor,
+    given text, pops the `attention_mask` its text and audio outputs share, and its CTC loss
+    needs the audio frames' lengths. The feature extractor alone gives the mask."""
+    fe = getattr(processor, "feature_extractor", None)
+    if "attention_mask" in out or "audio" not in call or "text" not in call or fe is None:
+        return out
+    try:
+        rate = call.get("sampling_rate") or getattr(fe, "sampling_rate", SAMPLING_RATE)
+        mask = fe(call["audio"], sampling_rate=rate, return_attention_mask=True, padding=True,
+                  return_tensors="pt").get("attention_mask")
+    except Exception:  # noqa: BLE001 - an extractor that cannot run alone keeps the processor's output
+        return out
+    features = next((v for k, v in out.items() if k in ("input_features", "input_values")), None)
+    if mask is not None and features is not None and tuple(mask.shape) == tuple(features.shape[:2]):
+        out["attention_mask"] = mask
+    return out
+
+
+# Call arguments the batch makes two of itself (a call sample stands for one example).
+_BATCHED: Final[frozenset[str]] = frozenset({"text", "images", "videos", "audio"})
+
+
 def _text_ids(procs: Processors, batch: dict[str, Any], texts: list[str] | None = None) -> tuple[Any, Any]:
     """(ids, mask) of the batch's text, or of `texts` tokenized alone (speech heads)."""
     if texts is None and batch.get("input_ids") is not None:
         ids = batch["input_ids"]
-        return ids, batch.get("attention_mask")
+        mask = batch.get("attention_mask")
+        if mask is not None and tuple(mask.shape) != tuple(ids.shape):
+            # The mask of another modality (a speech processor's audio frames beside the text ids):
+            # the text's padding is where its ids are the pad id.
+            pad = getattr(procs.text_tokenizer, "pad_token_id", None)
+            mask = ids.ne(pad).long() if isinstance(pad, int) else None
+        return ids, mask
     tok = procs.text_tokenizer
     if tok is None:
         raise LevelSkipped("no tokenizer to make text labels with")
@@ -250,6 +284,12 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
             # derives the decoder's inputs from `input_ids`, not the labels: teacher forcing on the
             # label text, as it is trained.
             kwargs["input_ids"] = kwargs["labels"].masked_fill(kwargs["labels"] == -100, _pad_id(model, procs))
+        labels, prompt = kwargs.get("labels"), kwargs.get("decoder_input_ids")
+        if hasattr(labels, "shape") and hasattr(prompt, "shape") and tuple(prompt.shape) != tuple(labels.shape):
+            # A processor's decoder prompt for generation (Cohere ASR's language and task tokens):
+            # trained on labels, a seq2seq head derives its decoder inputs from them.
+            kwargs.pop("decoder_input_ids")
+            kwargs.pop("decoder_attention_mask", None)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=1e-2)
         model.train()
