@@ -7,7 +7,9 @@ passes, so the change comes from the step. Runs on the in-memory model: nothing 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any, Final
 
 from tinymodels.fidelity.levels import LevelError, LevelSkipped
@@ -54,9 +56,31 @@ def pads_by_default(feature_extractor: Any) -> bool:
     return param is not None and param.default not in (False, None, "do_not_pad", inspect.Parameter.empty)
 
 
+@contextlib.contextmanager
+def padding_on_the_right(tokenizer: Any) -> Iterator[None]:
+    """Pad on the right while a training batch is made, as fine-tuning recipes do (left padding is
+    a generation convention, e.g. Gemma's tokenizer default). Left-padded rows of a model whose pad
+    embedding is zero stay exactly zero through every layer, and an unclamped RMS over them
+    (Gemma 3n's `mean(h ** 2) ** 0.5` over its altup states) has an infinite derivative at 0."""
+    side = getattr(tokenizer, "padding_side", None)
+    if side is None or side == "right":
+        yield
+        return
+    tokenizer.padding_side = "right"
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = side
+
+
 def padded_batch(procs: Processors, text_only: bool = False) -> dict[str, Any]:
-    """Two examples of different lengths through the checkpoint's own processors, padded; with
-    `text_only` (a head that reads no media), through the tokenizer alone."""
+    """Two examples of different lengths through the checkpoint's own processors, padded on the
+    right; with `text_only` (a head that reads no media), through the tokenizer alone."""
+    with padding_on_the_right(procs.text_tokenizer):
+        return _padded_batch(procs, text_only)
+
+
+def _padded_batch(procs: Processors, text_only: bool) -> dict[str, Any]:
     from tinymodels.validate import _call_variants
 
     if text_only and procs.text_tokenizer is not None:
