@@ -100,6 +100,7 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
     from transformers.pipelines import SUPPORTED_TASKS
 
     from tinymodels.discover import auto_class_name
+    from tinymodels.validate import _generates_alone
 
     autos = set()
     for mapping in mappings:
@@ -109,11 +110,16 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
             continue
     have = components(procs)
     specs = task_specs()
+    alone = _generates_alone(model)
     out = {}
     for task, info in SUPPORTED_TASKS.items():
         spec = specs.get(task)
         task_autos = {c.__name__ for c in info.get("pt", ())}
         if spec is None or not autos & task_autos:
+            continue
+        if not alone and _calls_generate(info.get("impl")):
+            # A head that generates only as another model's `assistant_model` (a speculative
+            # draft, by the type's `inputs.generate` data) serves no pipeline that generates.
             continue
         if spec.auto_classes and not autos & set(spec.auto_classes):
             continue
@@ -127,6 +133,16 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
             continue
         out[task] = spec
     return out
+
+
+def _calls_generate(impl: Any) -> bool:
+    """Whether a pipeline class (or its dotted name, as `SUPPORTED_TASKS` lists it) generates."""
+    import importlib
+
+    if isinstance(impl, str):
+        module, _, name = impl.rpartition(".")
+        impl = getattr(importlib.import_module(module), name, None)
+    return bool(getattr(impl, "_pipeline_calls_generate", False))
 
 
 def _pixels_fit(model: Any, procs: Processors) -> bool:
