@@ -131,11 +131,37 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
     if family:
         # Not a config-derived default any more: transformers rebuilds those from config.json on load.
         gen._from_model_config = False
+    if _bypasses_generation_defaults(model):
+        # Its own `generate` reads the generation config as saved, without transformers' global
+        # defaults (MusicGen's decoder: `expand_size=generation_config.num_return_sequences`,
+        # None in a 5.x config): the checkpoint carries the defaults it reads, as pre-5.x ones did.
+        defaults = gen._get_default_generation_params()
+        for key, value in defaults.items():
+            if getattr(gen, key, None) is None and value is not None:
+                setattr(gen, key, value)
+        gen._from_model_config = False
     if tokenizer is not None and getattr(gen, "pad_token_id", None) is None and isinstance(tokenizer.pad_token_id, int):
         gen.pad_token_id = tokenizer.pad_token_id
     capacity = position_capacity(model.config)
     if capacity is not None and capacity < DEFAULT_NEW_TOKENS and getattr(gen, "max_length", None) in (None, 20):
         gen.max_length = capacity
+
+
+def _bypasses_generation_defaults(model: Any) -> bool:
+    """Whether the model's class overrides `generate` with a loop that never merges transformers'
+    global generation defaults (`_prepare_generation_config`) into its generation config."""
+    from transformers import GenerationMixin
+
+    for cls in type(model).__mro__:
+        if cls is GenerationMixin:
+            return False
+        if "generate" in vars(cls):
+            try:
+                source = inspect.getsource(vars(cls)["generate"])
+            except (OSError, TypeError):
+                return False
+            return "_prepare_generation_config" not in source and "super().generate(" not in source
+    return False
 
 
 @functools.cache
