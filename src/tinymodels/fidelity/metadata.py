@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import re
 from typing import Any, Final
 
 PAD_TOKEN: Final[str] = "<pad>"
@@ -147,9 +148,13 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
         gen.max_length = capacity
 
 
+# `self.thinker.generate(` / `super().generate(`: a generate that delegates to another generate.
+_HANDS_OVER = re.compile(r"\bself\.\w+\.generate\(|\bsuper\(\)\.generate\(")
+
+
 def _bypasses_generation_defaults(model: Any) -> bool:
-    """Whether the model's class overrides `generate` with a loop that never merges transformers'
-    global generation defaults (`_prepare_generation_config`) into its generation config."""
+    """Whether the model's class overrides `generate` with its own loop that reads its generation
+    config but never merges transformers' global defaults into it (`_prepare_generation_config`)."""
     from transformers import GenerationMixin
 
     for cls in type(model).__mro__:
@@ -160,7 +165,10 @@ def _bypasses_generation_defaults(model: Any) -> bool:
                 source = inspect.getsource(vars(cls)["generate"])
             except (OSError, TypeError):
                 return False
-            return "_prepare_generation_config" not in source and "super().generate(" not in source
+            # A generate that hands over to another `generate` (a sub-model's, or the mixin's)
+            # gets the defaults merged there.
+            return "_prepare_generation_config" not in source and not _HANDS_OVER.search(source) \
+                and "generation_config." in source
     return False
 
 
