@@ -157,7 +157,10 @@ _TEXT_VOCAB_FIELDS = ("text_vocab_size", "vocab_size_per_layer_input")
 
 # Output vocabularies that decode with the same tokenizer (Marian's decoder): a larger one emits ids
 # the tokenizer cannot decode ("piece id is out of range"), a smaller one breaks the loss's reshape.
-_SAME_VOCAB_FIELDS = ("decoder_vocab_size",)
+# An "unpadded" head size (Inkling 2's: the embedding rows are padded past the tokenizer's ids, the
+# head predicts exactly those) left below the tokenizer by the shrink makes its own token ids
+# out-of-range training targets.
+_SAME_VOCAB_FIELDS = ("decoder_vocab_size", "unpadded_vocab_size")
 
 
 def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:

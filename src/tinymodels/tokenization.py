@@ -413,6 +413,16 @@ def _own_pipeline(cls: type) -> bool:
     return False
 
 
+def _scored_pieces(value: Any) -> Any:
+    """A YAML list of [piece, score] pairs as the list of tuples a Unigram vocabulary is (classes
+    look their special pieces up as tuples); any other value unchanged."""
+    if isinstance(value, list) and value and all(
+            isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], int | float)
+            for v in value):
+        return [(piece, float(score)) for piece, score in value]
+    return value
+
+
 def _build_class(cls: type, corpus: Sequence[str], vocab_size: int) -> tuple[Any, bool]:
     """A trained tokenizer of `cls` and whether its vocabulary is the class's own fixed one."""
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
@@ -420,7 +430,7 @@ def _build_class(cls: type, corpus: Sequence[str], vocab_size: int) -> tuple[Any
     knowledge = class_knowledge().get(cls.__name__, {})
     if knowledge.get("fallback"):
         raise TokenizerBuildError(f"tokenizers.yaml: {knowledge['reason']}")
-    init: dict[str, Any] = dict(knowledge.get("init") or {})
+    init: dict[str, Any] = {k: _scored_pieces(v) for k, v in (knowledge.get("init") or {}).items()}
     if cls is TokenizersBackend:
         return _generic_backend(corpus, vocab_size), False
     if issubclass(cls, TokenizersBackend):
@@ -433,8 +443,14 @@ def _build_class(cls: type, corpus: Sequence[str], vocab_size: int) -> tuple[Any
             return _generic_backend(corpus, vocab_size, cls), False
         # The Rust trainer sets up special tokens and post-processor ids (on a few lines: its
         # ties are not deterministic); the model itself is then trained deterministically.
-        trained = _train_with_panic_guard(blank.train_new_from_iterator, list(corpus[:_PLUMBING_LINES]),
-                                          vocab_size, show_progress=False)
+        try:
+            trained = _train_with_panic_guard(blank.train_new_from_iterator, list(corpus[:_PLUMBING_LINES]),
+                                              vocab_size, show_progress=False)
+        except ValueError:
+            # `train_new_from_iterator` rebuilds the class from its init kwargs, which do not keep
+            # the seed vocabulary (Pegasus then fails on its default one): the blank tokenizer,
+            # special tokens and post-processor already in place, is retrained in place instead.
+            trained = blank
         trained._tokenizer = _retrain_model(trained._tokenizer, corpus, vocab_size)
         return trained, False
     # PythonBackend: byte/char-level classes work blank (fixed vocabulary); the rest need generated files.

@@ -527,10 +527,24 @@ def _generate_only(model: Any) -> bool:
     return type(model).forward is torch.nn.Module.forward and callable(getattr(model, "generate", None))
 
 
+# `if key.startswith("semantic_"):` in a generate that routes prefixed arguments to its stages.
+_STAGE_PREFIX = re.compile(r"""\bkey\.startswith\(["'](\w+_)["']\)""")
+
+
+def generation_stages(model: Any) -> list[str]:
+    """The argument prefixes a chained `generate` routes to its stages, in order (Bark's
+    `semantic_`, `coarse_`, `fine_`); empty for a plain generate."""
+    try:
+        return _STAGE_PREFIX.findall(inspect.getsource(type(model).generate))
+    except (OSError, TypeError):
+        return []
+
+
 def _validate_generate_only(model: Any, arch: str, inputs: dict[str, Any]) -> None:
     """Validate a generate-only model by a short greedy `generate` on the processor output: every
     output but the targets goes in (generate forwards them to its sub-models), and every
-    `*max_new_tokens` argument its signature names (one per stage of a chained model) is kept at 3."""
+    `*max_new_tokens` argument its signature names (one per stage of a chained model) is kept at 3
+    (a generate routing prefixed arguments: its first stage's)."""
     import torch
 
     params = inspect.signature(model.generate).parameters
@@ -541,8 +555,16 @@ def _validate_generate_only(model: Any, arch: str, inputs: dict[str, Any]) -> No
         # the talker too, which rejects pixels; its `thinker_` prefix sends one to the thinker only.
         routed = {"input_ids", "attention_mask", "input_features", "feature_attention_mask"}
         kwargs = {k if k in routed else f"thinker_{k}": v for k, v in kwargs.items()}
+    stages = generation_stages(model)
+    if not budget and stages:
+        # A chained generate routing `<stage>_` arguments to its sub-models (Bark's semantic_,
+        # coarse_, fine_) sets the later stages' lengths itself (a bare max_new_tokens reaches
+        # them too and collides): the first stage gets the budget, as Bark's documentation does.
+        budget = {f"{stages[0]}max_new_tokens": 3}
+    else:
+        budget["max_new_tokens"] = 3
     with torch.no_grad():
-        generated = model.generate(**kwargs, **budget, max_new_tokens=3, do_sample=False)
+        generated = model.generate(**kwargs, **budget, do_sample=False)
     if generated is None:
         raise ValidationError(f"{arch}.generate returned nothing")
     _check_finite(generated, f"{arch}.generate")

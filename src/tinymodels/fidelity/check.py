@@ -24,22 +24,25 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
                procs: Processors, levels: frozenset[str], seed: int, record: dict[str, Any],
                skips: dict[str, str] | None = None, timings: dict[str, float] | None = None) -> None:
     """Validate `model` (reloaded from `folder`) at every selected level that applies; `skips`
-    (the type's `skip_levels` data) names levels, or `pipeline/<task>`, that cannot pass upstream;
+    (the type's `skip_levels` data) names levels (`generate` included), or `pipeline/<task>`, that cannot pass upstream;
     `timings` receives the seconds each level took."""
     from tinymodels.fidelity.chat import chats, run_chat
     from tinymodels.fidelity.pipelines import run_pipelines, tasks_for, upstream_skips
     from tinymodels.fidelity.train import run_train
-    from tinymodels.validate import validate_model
+    from tinymodels.validate import generates, validate_model
 
     timer = _Timer(timings if timings is not None else {})
     skips = skips or {}
     record["load"] = OK
     if levels & {"forward", "generate"}:
         timer.start("forward")
-        generated = validate_model(model, arch, inputs, mappings, generate="generate" in levels)
+        skip_generate = "generate" in levels and "generate" in skips and generates(model, arch, mappings)
+        generated = validate_model(model, arch, inputs, mappings, generate="generate" in levels and not skip_generate)
         record["forward"] = OK
         if generated:
             record["generate"] = OK
+        elif skip_generate:
+            record["generate"] = f"skipped: {skips['generate']}"
     processor_class = type(procs.processor).__name__ if procs.processor is not None else None
     if "pipeline" in levels:
         timer.start("pipeline")

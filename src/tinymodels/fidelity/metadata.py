@@ -120,6 +120,9 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
     """Fill what `generate` and the generation pipelines read: the pad id, a `max_length` inside
     a small position table (the pipelines' default new-token budget would overflow it), and the
     fields of the model's generation family (`family`, from `fidelity.speech.generation_fields`)."""
+    own = package_generation_config(model)
+    if own is not None:
+        model.generation_config = own
     gen = getattr(model, "generation_config", None)
     if gen is None:
         return
@@ -135,7 +138,7 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
     if family:
         # Not a config-derived default any more: transformers rebuilds those from config.json on load.
         gen._from_model_config = False
-    if tokenizer is not None and gen.pad_token_id is None and isinstance(tokenizer.pad_token_id, int):
+    if tokenizer is not None and getattr(gen, "pad_token_id", None) is None and isinstance(tokenizer.pad_token_id, int):
         gen.pad_token_id = tokenizer.pad_token_id
     capacity = position_capacity(model.config)
     if capacity is not None and capacity < DEFAULT_NEW_TOKENS and getattr(gen, "max_length", None) in (None, 20):
@@ -167,6 +170,50 @@ def _code_without_docstring(source: str) -> str:
     if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
         func.body = body[1:] or [ast.Pass()]
     return ast.unparse(func)
+
+
+@functools.cache
+def generation_config_data() -> dict[str, dict[str, Any]]:
+    """`configs` of `resources/generation.yaml`: generation-config class name → its fields."""
+    from tinymodels.knowledge import load_resource
+
+    out = dict(load_resource("generation.yaml").get("configs") or {})
+    for name, raw in out.items():
+        if not str(raw.get("reason", "")).strip():
+            raise ValueError(f"generation.yaml: configs.{name} needs a reason")
+    return out
+
+
+def package_generation_config(model: Any) -> Any | None:
+    """The generation config of the class the model's package defines, when `generation.yaml`
+    describes it (Bark's generate reads its sub-models' configs from it), with its fields
+    evaluated against the tiny config; None otherwise."""
+    from tinymodels.validate import _dim
+
+    package = type(model).__module__.rsplit(".", 1)[0]
+    try:
+        # Where transformers keeps a family's generation configs (not exported by the package).
+        module = importlib.import_module(f"{package}.generation_configuration_{package.rsplit('.', 1)[-1]}")
+    except ImportError:
+        return None
+    for name, raw in generation_config_data().items():
+        cls = getattr(module, name, None)
+        if cls is None:
+            continue
+
+        def value(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {k: value(x) for k, x in v.items()}
+            return _dim(v, model.config, {}) if isinstance(v, int | str) and not isinstance(v, bool) else v
+
+        own = cls(**{k: value(v) for k, v in raw.items() if k != "reason"})
+        # As a checkpoint's generation_config.json loads (a GenerationConfig holding the class's
+        # fields, sub-configs as dicts): Bark's class cannot be saved itself (it skips
+        # GenerationConfig.__init__, so validation misses fields, transformers 5.24).
+        from transformers import GenerationConfig
+
+        return GenerationConfig.from_dict(own.to_dict())
+    return None
 
 
 def undecodable_ids(config: Any, tokenizer: Any) -> list[str]:

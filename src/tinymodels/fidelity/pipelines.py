@@ -132,6 +132,7 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
     from transformers.pipelines import SUPPORTED_TASKS
 
     from tinymodels.discover import auto_class_name
+    from tinymodels.validate import _generate_only, _generates_alone
 
     autos = set()
     for mapping in mappings:
@@ -141,11 +142,21 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
             continue
     have = components(procs)
     specs = task_specs()
+    alone = _generates_alone(model)
+    only_generates = _generate_only(model)
     out = {}
     for task, info in SUPPORTED_TASKS.items():
         spec = specs.get(task)
         task_autos = {c.__name__ for c in info.get("pt", ())}
         if spec is None or not autos & task_autos:
+            continue
+        calls_generate = _calls_generate(info.get("impl"))
+        if not alone and calls_generate:
+            # A head that generates only as another model's `assistant_model` (a speculative
+            # draft, by the type's `inputs.generate` data) serves no pipeline that generates.
+            continue
+        if only_generates and not calls_generate:
+            # No forward of its own (Bark chains sub-models in `generate`): nothing to extract.
             continue
         if spec.auto_classes and not autos & set(spec.auto_classes):
             continue
@@ -170,11 +181,24 @@ def tasks_for(arch: str, mappings: tuple[str, ...], procs: Processors, model: An
     return out
 
 
-def _calls_generate(impl: Any) -> bool:
-    """Whether a task's pipeline class (a class or its dotted name) runs `generate`."""
-    if isinstance(impl, str):
-        import importlib
+def staged_budget(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` for the model's `generate`, a bare `max_new_tokens` given to the first stage of a
+    generate that routes `<stage>_` arguments to chained sub-models (Bark's `semantic_`: later
+    stages set their own lengths, and a bare one collides with them)."""
+    from tinymodels.validate import generation_stages
 
+    stages = generation_stages(model)
+    if not stages or "max_new_tokens" not in kwargs:
+        return kwargs
+    out = {k: v for k, v in kwargs.items() if k != "max_new_tokens"}
+    return {**out, f"{stages[0]}max_new_tokens": kwargs["max_new_tokens"]}
+
+
+def _calls_generate(impl: Any) -> bool:
+    """Whether a pipeline class (or its dotted name, as `SUPPORTED_TASKS` lists it) generates."""
+    import importlib
+
+    if isinstance(impl, str):
         module, _, name = impl.rpartition(".")
         impl = getattr(importlib.import_module(module), name, None)
     return bool(getattr(impl, "_pipeline_calls_generate", False))
@@ -465,7 +489,7 @@ def run_task(folder: Path, spec: TaskSpec, chat: bool = False) -> None:
         # Arguments the family's generate requires from users (SeamlessM4T's `tgt_lang`).
         required = (family_of(pipe.model.config.model_type) or {}).get("generate_kwargs") or {}
         if spec.generate_kwargs or required:
-            extra["generate_kwargs"] = {**spec.generate_kwargs, **required}
+            extra["generate_kwargs"] = staged_budget(pipe.model, {**spec.generate_kwargs, **required})
     single, batch = spec.input, spec.batch
     processor = getattr(pipe, "processor", None)
     if spec.chat_input and not chat and getattr(processor, "chat_template", None):

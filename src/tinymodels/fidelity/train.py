@@ -7,7 +7,9 @@ passes, so the change comes from the step. Runs on the in-memory model: nothing 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any, Final
 
 from tinymodels.fidelity.levels import LevelError, LevelSkipped
@@ -16,6 +18,7 @@ from tinymodels.processors import Processors
 # Two different images of one size: with identical ones, batch norm flattens both to the same
 # features and balanced class labels cancel every gradient of the classifier.
 from tinymodels.samples import (
+    SAMPLE_QUESTION,
     SAMPLE_TEXT,
     SAMPLING_RATE,
     SHORT_TEXT,
@@ -68,21 +71,77 @@ def _batch_of_two(kind: str) -> list[Any]:
     return [first, second]
 
 
+@contextlib.contextmanager
+def padding_on_the_right(tokenizer: Any) -> Iterator[None]:
+    """Pad on the right while a training batch is made, as fine-tuning recipes do (left padding is
+    a generation convention, e.g. Gemma's tokenizer default). Left-padded rows of a model whose pad
+    embedding is zero stay exactly zero through every layer, and an unclamped RMS over them
+    (Gemma 3n's `mean(h ** 2) ** 0.5` over its altup states) has an infinite derivative at 0."""
+    side = getattr(tokenizer, "padding_side", None)
+    if side is None or side == "right":
+        yield
+        return
+    tokenizer.padding_side = "right"
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = side
+
+
+def tokenized(tokenizer: Any, call: dict[str, str | None] | None = None, **padding: Any) -> dict[str, Any]:
+    """The two texts through a tokenizer, with the string arguments of the type's `inputs.call`
+    data that validation passes too (a question before each text, for heads that find the question
+    by its separators: Longformer's question answering); `padding` as the tokenizer takes it."""
+    args: dict[str, list[str]] = {"text": [SHORT_TEXT, SAMPLE_TEXT]}
+    for name, kind in (call or {}).items():
+        # Only texts: other arguments (words and boxes, languages) belong to processors.
+        if kind == "text":
+            args[name] = [SHORT_TEXT, SAMPLE_TEXT]
+        elif kind == "question":
+            args[name] = [SAMPLE_QUESTION, SAMPLE_QUESTION]
+    text = args.pop("text")
+    return dict(tokenizer(text, **args, return_tensors="pt", **(padding or {"padding": True})))
+
+
 def padded_batch(procs: Processors, text_only: bool = False, template: str | None = None,
-                 call: dict[str, str | None] | None = None,
-                 placeholders: dict[str, str] | None = None) -> dict[str, Any]:
-    """Two examples of different lengths through the checkpoint's own processors, padded; with
-    `text_only` (a head that reads no media), through the tokenizer alone. `template` and `call`
-    are the type's `inputs.text` prompt and `inputs.call` arguments (words and boxes, a clip read
-    from `images`), `placeholders` its `inputs.placeholders`, as the forward level uses them."""
+                 call: dict[str, str | None] | None = None, placeholders: dict[str, str] | None = None,
+                 length: int | None = None) -> dict[str, Any]:
+    """Two examples of different lengths through the checkpoint's own processors, padded on the
+    right; with `text_only` (a head that reads no media), through the tokenizer alone (with the
+    type's `inputs.call` text arguments), padded to `length` tokens when given. `template` and
+    `call` are the type's `inputs.text` prompt and `inputs.call` arguments (words and boxes, a
+    clip read from `images`), `placeholders` its `inputs.placeholders`, as the forward level uses them."""
+    with padding_on_the_right(procs.text_tokenizer):
+        if length is not None and procs.text_tokenizer is not None:
+            return tokenized(procs.text_tokenizer, call, padding="max_length", max_length=length)
+        if text_only and procs.text_tokenizer is not None:
+            return tokenized(procs.text_tokenizer, call)
+        return _padded_batch(procs, template, call, placeholders)
+
+
+def fixed_output_length(model: Any, kwargs: dict[str, Any]) -> int | None:
+    """The number of positions a masked LM predicts when it is not the input's: Perceiver's decoder
+    queries `max_position_embeddings` positions whatever the input length, so its inputs and labels
+    are padded to that length (as its documentation does); None when logits follow the input."""
+    import torch
+
+    ids = kwargs.get("input_ids", kwargs.get("inputs"))
+    if not hasattr(ids, "dim") or ids.dim() != 2:
+        return None
+    with torch.no_grad():
+        logits = getattr(model(**kwargs), "logits", None)
+    if not hasattr(logits, "dim") or logits.dim() < 2 or logits.shape[1] == ids.shape[1]:
+        return None
+    return int(logits.shape[1])
+
+
+def _padded_batch(procs: Processors, template: str | None, call: dict[str, str | None] | None,
+                  placeholders: dict[str, str] | None) -> dict[str, Any]:
     from tinymodels.samples import CALL_SAMPLES
     from tinymodels.validate import _call_variants
 
     call = dict(call or {})
     images = call.pop("images", None)
-
-    if text_only and procs.text_tokenizer is not None:
-        return dict(procs.text_tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
     if procs.processor is not None:
         first: Exception | None = None
         for variant in _call_variants(procs.processor, template, placeholders):
@@ -138,7 +197,7 @@ def padded_batch(procs: Processors, text_only: bool = False, template: str | Non
         raise first or ValueError("the processor makes no batch")
     out: dict[str, Any] = {}
     if procs.tokenizer is not None:
-        out.update(procs.tokenizer([SHORT_TEXT, SAMPLE_TEXT], padding=True, return_tensors="pt"))
+        out.update(tokenized(procs.tokenizer, call if procs.image_processor is None else None))
     if procs.image_processor is not None:
         out.update(procs.image_processor(sample_image_pair(), return_tensors="pt"))
     if procs.video_processor is not None:
@@ -263,12 +322,12 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
         params = set(inspect.signature(model.forward).parameters)
         # A text head of a multimodal type (Emu3's causal LM) reads token ids only: image prompts
         # would only add thousands of placeholder tokens.
+        text_only = "input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params)
         override = override_for(getattr(model.config, "model_type", "") or "")
         template = override.inputs.get("text") if override else None
         call = (override.inputs.get("call") or {}) if override else {}
-        batch = padded_batch(procs, text_only="input_ids" in params and not any(MEDIA_INPUT.search(n) for n in params),
-                             template=template, call=call,
-                             placeholders=type_placeholders(getattr(model.config, "model_type", "") or ""))
+        placeholders = type_placeholders(getattr(model.config, "model_type", "") or "")
+        batch = padded_batch(procs, text_only, template=template, call=call, placeholders=placeholders)
         kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         if not kwargs:
             raise LevelSkipped("the processors make no batch the model's forward takes")
@@ -276,6 +335,11 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
             # One question whose two choices are the two different texts: identical choices
             # (`model_inputs` repeats each example) score alike, and their gradients cancel.
             kwargs = {k: v[:, 0].unsqueeze(0) if hasattr(v, "dim") and v.dim() >= 3 else v for k, v in kwargs.items()}
+        if "MODEL_FOR_MASKED_LM_MAPPING_NAMES" in mappings and kind == "ids" and text_only:
+            length = fixed_output_length(model, kwargs)
+            if length is not None:
+                batch = padded_batch(procs, text_only, template=template, call=call, length=length)
+                kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
         size = _batch_size(kwargs)
         kwargs.update(make_labels(kind, model, procs, batch, size))
         if kind == "ids" and kwargs.get("input_ids") is None and "input_ids" in params \
