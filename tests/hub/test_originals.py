@@ -1,0 +1,186 @@
+"""`--tokenizer-source original`: tiny models from original checkpoints served by the local Hub.
+
+The local Hub serves realistic originals under the checkpoints the config classes document
+(a 30k-token byte-level BPE with a chat template and added tokens, a WordPiece vocabulary, a
+sentencepiece model, an image processor with non-default settings); `tinymodels build` runs as a
+subprocess with the real huggingface_hub client, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinymodels.fingerprint import TypeFacts, compute
+from tinymodels.options import BuildOptions
+from tinymodels.originals import checkpoint_for, parse_originals
+from tinymodels.reports import CREATION_REPORT, SUMMARY, output_digests
+
+from .conftest import SECRET_TOKEN, HubServer
+from .originals import CHATML, GPT2_PLAIN, GPT2_SPECIALS, ORIGINALS, VIT_MEAN, VIT_STD
+
+TYPES = tuple(ORIGINALS)
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m tinymodels ARGS` with a hermetic environment plus `env` (Hub endpoint, cache, offline)."""
+    leaky = ("HF_TOKEN", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "CI", "TINYMODELS_NUM_WORKERS")
+    base = {k: v for k, v in os.environ.items() if k not in leaky}
+    full = {**base, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1", **env}
+    return subprocess.run([sys.executable, "-m", "tinymodels", *args], capture_output=True, text=True,
+                          env=full, timeout=600)
+
+
+def _report(out: Path) -> dict[str, Any]:
+    report = json.loads((out / "reports" / CREATION_REPORT).read_text())
+    return {entry["model_type"]: entry for entry in report.values()}
+
+
+class Served:
+    """The local Hub holding the originals, its URL and a warm cache from one online build."""
+
+    def __init__(self, server: HubServer, home: Path, out: Path, proc: subprocess.CompletedProcess[str]) -> None:
+        self.server, self.home, self.out, self.proc = server, home, out, proc
+
+    def env(self, home: Path | None = None, offline: bool = False) -> dict[str, str]:
+        return {"HF_ENDPOINT": self.server.url, "HF_HOME": str(home or self.home), "HF_TOKEN": SECRET_TOKEN,
+                "HF_HUB_OFFLINE": "1" if offline else "0"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Upload the originals to the local Hub (real client), then build every type from them."""
+    from huggingface_hub import HfApi, constants
+
+    root = tmp_path_factory.mktemp("originals")
+    with HubServer() as server, pytest.MonkeyPatch.context() as mp:
+        server.state.token = SECRET_TOKEN
+        mp.setattr(constants, "HF_HUB_DISABLE_XET", True)  # plain regular/LFS uploads, no Xet CAS
+        mp.setattr(constants, "HF_HUB_OFFLINE", False)
+        api = HfApi(endpoint=server.url, token=SECRET_TOKEN)
+        for model_type, (repo_id, write) in ORIGINALS.items():
+            folder = write(root / "src" / model_type)
+            api.create_repo(repo_id)
+            api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message="original")
+        home, out = root / "hf_home", root / "out"
+        home.mkdir()
+        served = Served(server, home, out, subprocess.CompletedProcess([], 0))
+        served.proc = _cli("build", *TYPES, "-o", str(out), "--tokenizer-source", "original", env=served.env())
+        yield served
+
+
+def test_checkpoint_is_the_documented_one_unless_mapped() -> None:
+    assert checkpoint_for("gpt2") == "openai-community/gpt2"
+    assert checkpoint_for("vit") == "google/vit-base-patch16-224"
+    assert checkpoint_for("gpt2", parse_originals(["gpt2=/data/gpt2", "bert=org/bert"])) == "/data/gpt2"
+
+
+def test_original_flags_are_checked() -> None:
+    env = {"HF_HUB_OFFLINE": "1"}
+    bad = _cli("build", "gpt2", "--tokenizer-source", "original", "--original", "gpt2", env=env)
+    assert bad.returncode == 2 and "TYPE=REPO_OR_PATH" in bad.stderr
+    alone = _cli("build", "gpt2", "--original", "gpt2=org/gpt2", env=env)
+    assert alone.returncode == 2 and "--tokenizer-source original" in alone.stderr
+
+
+def test_source_is_in_the_fingerprint() -> None:
+    facts = TypeFacts(("GPT2Model",))
+    blank = compute("gpt2", BuildOptions(), "builtin", {}, facts)
+    original = compute("gpt2", BuildOptions(tokenizer_source="original"), "builtin", {}, facts)
+    mapped = compute("gpt2", BuildOptions(tokenizer_source="original", originals=(("gpt2", "org/x"),)),
+                     "builtin", {}, facts)
+    assert "tokenizer_source" not in blank  # blank outputs keep the fingerprints they had
+    assert len({json.dumps(fp, sort_keys=True) for fp in (blank, original, mapped)}) == 3
+
+
+@pytest.mark.slow
+def test_build_from_hub_originals_keeps_pipeline_tokens_and_template(served: Served) -> None:
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    assert served.proc.returncode == 0, served.proc.stderr[-3000:]
+    entries = _report(served.out)
+    for model_type, (repo_id, _) in ORIGINALS.items():
+        entry = entries[model_type]
+        failed = {a: i["error"][0] for a, i in entry["pytorch"].items() if i.get("error")}
+        assert entry["pytorch"] and not failed, failed
+        assert "source_fallback" not in entry, entry["source_fallback"]
+        kept = "processor_source" if model_type == "vit" else "tokenizer_source"
+        assert entry[kept] == f"original:{repo_id}"
+    # Every validation level ran and passed, chat (with the original's template) included.
+    levels = entries["gpt2"]["pytorch"]["GPT2LMHeadModel"]["levels"]
+    assert set(levels) == {"load", "forward", "generate", "pipeline", "chat", "train"} and levels["chat"] == "ok"
+    # The client had the token (HF_TOKEN); it appears in no output.
+    for path in served.out.rglob("*"):
+        assert not path.is_file() or SECRET_TOKEN.encode() not in path.read_bytes(), path
+    assert SECRET_TOKEN not in served.proc.stderr + served.proc.stdout
+    summary = json.loads((served.out / "reports" / SUMMARY).read_text())
+    assert summary["GPT2LMHeadModel"]["tokenizer_source"] == "original:openai-community/gpt2"
+
+    gpt2 = AutoTokenizer.from_pretrained(served.out / "gpt2" / "GPT2LMHeadModel")
+    assert len(gpt2) == 1024  # from 30,000
+    assert gpt2.chat_template == CHATML and entries["gpt2"]["chat_template"] == "original"
+    added = {t.content: t.special for t in gpt2.added_tokens_decoder.values()}
+    assert {t: True for t in GPT2_SPECIALS}.items() <= added.items()
+    assert {t: False for t in GPT2_PLAIN}.items() <= added.items()
+    assert type(gpt2.backend_tokenizer.pre_tokenizer).__name__ == "ByteLevel"
+    assert gpt2.convert_ids_to_tokens(gpt2("a <tool_call> b")["input_ids"]).count("<tool_call>") == 1
+
+    bert = AutoTokenizer.from_pretrained(served.out / "bert" / "BertModel")
+    assert len(bert) <= 1024 and type(bert.backend_tokenizer.model).__name__ == "WordPiece"
+    assert bert.backend_tokenizer.normalizer.lowercase  # the original's do_lower_case
+    ids = bert("Hello")["input_ids"]
+    assert (ids[0], ids[-1]) == (bert.convert_tokens_to_ids("[CLS]"), bert.convert_tokens_to_ids("[SEP]"))
+
+    albert = AutoTokenizer.from_pretrained(served.out / "albert" / "AlbertModel")
+    assert len(albert) <= 1024 and type(albert.backend_tokenizer.model).__name__ == "Unigram"
+    assert albert.mask_token == "[MASK]" and albert.convert_ids_to_tokens(albert("x")["input_ids"])[0] == "[CLS]"
+
+    vit = AutoImageProcessor.from_pretrained(served.out / "vit" / "ViTModel")
+    config = json.loads((served.out / "vit" / "ViTModel" / "config.json").read_text())
+    assert list(vit.image_mean) == VIT_MEAN and list(vit.image_std) == VIT_STD
+    assert vit.size.height == config["image_size"] < 384  # size adapted to the tiny config, the rest kept
+
+
+@pytest.mark.slow
+def test_offline_warm_cache_builds_the_same_bytes(served: Served, tmp_path: Path) -> None:
+    assert served.proc.returncode == 0, served.proc.stderr[-3000:]
+    before = len(served.server.state.requests)
+    again = tmp_path / "again"
+    proc = _cli("build", "gpt2", "vit", "-o", str(again), "--tokenizer-source", "original",
+                env=served.env(offline=True))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(served.server.state.requests) == before  # the cache alone served them
+    entries = _report(again)
+    assert entries["gpt2"]["tokenizer_source"] == "original:openai-community/gpt2"
+    for model_type in ("gpt2", "vit"):  # deterministic: same originals + options -> same bytes
+        assert output_digests(again / model_type) == output_digests(served.out / model_type)
+
+
+@pytest.mark.slow
+def test_cold_cache_offline_and_unusable_originals_fall_back(served: Served, tmp_path: Path) -> None:
+    cold = tmp_path / "cold_home"
+    cold.mkdir()
+    out = tmp_path / "out"
+    no_tokenizer = tmp_path / "no_tokenizer"  # a checkpoint folder with an image processor only
+    ORIGINALS["vit"][1](no_tokenizer)
+    proc = _cli("build", "gpt2", "bert", "-o", str(out), "--validate", "load", "--tokenizer-source", "original",
+                "--original", f"bert={no_tokenizer}", env=served.env(home=cold, offline=True))
+    assert proc.returncode == 0, proc.stderr[-3000:]  # a missing original never fails the run
+    entries = _report(out)
+    for model_type, why in (("gpt2", "cannot fetch openai-community/gpt2"), ("bert", "no tokenizer files")):
+        entry = entries[model_type]
+        assert entry["tokenizer_source"] == "blank"
+        fallback = entry["source_fallback"]
+        assert fallback["category"] == "source-fallback" and why in " ".join(fallback["reasons"]), fallback
+        assert any(w.startswith("[source-fallback]") for w in entry["warnings"])
+        assert all(not i.get("error") for i in entry["pytorch"].values())
+    assert "offline" in " ".join(entries["gpt2"]["source_fallback"]["reasons"]).lower()
+    assert SECRET_TOKEN not in (out / "reports" / CREATION_REPORT).read_text() + proc.stderr
