@@ -171,11 +171,18 @@ def test_cold_cache_offline_and_unusable_originals_fall_back(served: Served, tmp
     out = tmp_path / "out"
     no_tokenizer = tmp_path / "no_tokenizer"  # a checkpoint folder with an image processor only
     ORIGINALS["vit"][1](no_tokenizer)
-    proc = _cli("build", "gpt2", "bert", "-o", str(out), "--validate", "load", "--tokenizer-source", "original",
-                "--original", f"bert={no_tokenizer}", env=served.env(home=cold, offline=True))
-    assert proc.returncode == 0, proc.stderr[-3000:]  # a missing original never fails the run
+    # A template that refuses system turns (as Gemma's does): the chat level fails with the original.
+    strict = ORIGINALS["gpt2"][1](tmp_path / "strict")
+    (strict / "chat_template.jinja").write_text(
+        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    proc = _cli("build", "gpt2", "bert", "opt", "-o", str(out), "--validate", "load,chat",
+                "--tokenizer-source", "original", "--original", f"bert={no_tokenizer}", "--original", f"opt={strict}",
+                env=served.env(home=cold, offline=True))
+    assert proc.returncode == 0, proc.stderr[-3000:]  # a missing or failing original never fails the run
     entries = _report(out)
-    for model_type, why in (("gpt2", "cannot fetch openai-community/gpt2"), ("bert", "no tokenizer files")):
+    for model_type, why in (("gpt2", "cannot fetch openai-community/gpt2"), ("bert", "no tokenizer files"),
+                            ("opt", "System role not supported")):
         entry = entries[model_type]
         assert entry["tokenizer_source"] == "blank"
         fallback = entry["source_fallback"]
