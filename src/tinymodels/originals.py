@@ -156,20 +156,27 @@ def retrain(original: Any, corpus: list[str], vocab_size: int) -> Any:
     """`original` retrained to `vocab_size` tokens on `corpus`, keeping its pipeline, special and
     added tokens and chat template. Deterministic: the Rust trainer only sets up special tokens and
     post-processor ids (on a few lines); the model itself is trained by `_retrain_model`."""
+    from tokenizers import Tokenizer
+
     from tinymodels.tokenization import _PLUMBING_LINES, _retrain_model, _train_with_panic_guard
 
     trained = _train_with_panic_guard(original.train_new_from_iterator, list(corpus[:_PLUMBING_LINES]),
                                       vocab_size, show_progress=False)
-    # train_new_from_iterator keeps special added tokens only (all of them for Unigram): the
-    # plain ones (tool-call tags, placeholders) go back after the model, which leaves room for them.
-    plain = [t for _, t in sorted(original.added_tokens_decoder.items())
-             if trained._tokenizer.token_to_id(t.content) is None]
+    # Plain added tokens (tool-call tags, placeholders) outside the model's vocabulary come back
+    # with the ids the plumbing model gave them: they are taken out while the model is trained
+    # and added back after it, which leaves room for them within `vocab_size`.
+    data = json.loads(trained._tokenizer.to_str())
+    vocab = data["model"]["vocab"]
+    in_model = {p[0] for p in vocab} if isinstance(vocab, list) else set(vocab)
+    plain = [a["content"] for a in data["added_tokens"] if not a["special"] and a["content"] not in in_model]
+    data["added_tokens"] = [a for a in data["added_tokens"] if a["content"] not in plain]
     budget = vocab_size - len(plain)
-    if budget <= len(trained):
+    if budget <= len(data["added_tokens"]):
         raise SourceError(f"{len(plain)} added tokens leave no room in a vocabulary of {vocab_size}")
-    trained._tokenizer = _retrain_model(trained._tokenizer, corpus, budget)
+    trained._tokenizer = _retrain_model(Tokenizer.from_str(json.dumps(data)), corpus, budget)
     if plain:
-        trained.add_tokens(plain)
+        originals = {t.content: t for t in original.added_tokens_decoder.values()}
+        trained.add_tokens([originals.get(content, content) for content in plain])
     if original.chat_template is not None:
         trained.chat_template = original.chat_template
     if len(trained) > vocab_size:
@@ -201,9 +208,15 @@ def settings_from(folder: Path, component: str, class_name: str) -> dict[str, An
     import transformers
 
     path = folder / _COMPONENT_FILES[component]
-    if not path.is_file():
+    nested = folder / "processor_config.json"
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+    elif nested.is_file() and isinstance(json.loads(nested.read_text(encoding="utf-8")).get(component), dict):
+        # transformers 5 saves a processor's components inside processor_config.json.
+        path = nested
+        data = json.loads(nested.read_text(encoding="utf-8"))[component]
+    else:
         raise SourceError(f"the checkpoint has no {path.name}")
-    data = json.loads(path.read_text(encoding="utf-8"))
     if component == "image_processor" and "feature_extractor_type" in data and "image_processor_type" not in data \
             and "sampling_rate" in data:
         raise SourceError(f"{path.name} holds a feature extractor, not an image processor")

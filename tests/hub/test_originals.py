@@ -101,6 +101,38 @@ def test_source_is_in_the_fingerprint() -> None:
     assert len({json.dumps(fp, sort_keys=True) for fp in (blank, original, mapped)}) == 3
 
 
+def test_retrain_keeps_pipeline_and_is_deterministic(tmp_path: Path) -> None:
+    from transformers import GPT2Tokenizer
+
+    from tinymodels.corpus import load_corpus
+    from tinymodels.originals import retrain
+
+    original = GPT2Tokenizer.from_pretrained(ORIGINALS["gpt2"][1](tmp_path / "gpt2"))
+    corpus = list(load_corpus("builtin"))
+    one, two = retrain(original, corpus, 512), retrain(original, corpus, 512)
+    assert len(one) == 512 and one.backend_tokenizer.to_str() == two.backend_tokenizer.to_str()
+    assert one.chat_template == CHATML and one.eos_token == "<|endoftext|>"
+    assert [t.content for t in one.added_tokens_decoder.values()] == [*GPT2_SPECIALS, *GPT2_PLAIN]
+
+
+def test_processor_settings_flat_nested_or_refused(tmp_path: Path) -> None:
+    from tinymodels.originals import SourceError, settings_from
+
+    flat = ORIGINALS["vit"][1](tmp_path / "flat")
+    settings = settings_from(flat, "image_processor", "ViTImageProcessor")
+    assert settings["image_mean"] == VIT_MEAN and settings["resample"] == 3 and "image_processor_type" not in settings
+    nested = tmp_path / "nested"  # transformers 5 saves components inside processor_config.json
+    nested.mkdir()
+    (nested / "processor_config.json").write_text(json.dumps(
+        {"feature_extractor": {"feature_extractor_type": "WhisperFeatureExtractor", "chunk_length": 10}}))
+    assert settings_from(nested, "feature_extractor", "WhisperFeatureExtractor") == {"chunk_length": 10}
+    with pytest.raises(SourceError, match="no video_preprocessor_config.json"):
+        settings_from(flat, "video_processor", "LlavaNextVideoVideoProcessor")
+    (flat / "preprocessor_config.json").write_text(json.dumps({"size": "huge"}))
+    with pytest.raises(SourceError, match="rejects"):
+        settings_from(flat, "image_processor", "ViTImageProcessor")
+
+
 @pytest.mark.slow
 def test_build_from_hub_originals_keeps_pipeline_tokens_and_template(served: Served) -> None:
     from transformers import AutoImageProcessor, AutoTokenizer
