@@ -66,6 +66,8 @@ _LOADING_KWARGS: Final[tuple[str, ...]] = (
     "local_files_only", "_from_auto", "trust_remote_code", "cache_dir", "token", "revision", "name_or_path",
     "_commit_hash",
 )
+# Set (per process) when the Hub could not be reached: later fetches read the cache only.
+_UNREACHABLE: list[str] = []
 _DOC_CHECKPOINT = re.compile(r"_CHECKPOINT_FOR_DOC\s*=\s*[\"']([^\"']+)[\"']")
 
 
@@ -114,15 +116,29 @@ def fetch(ref: str) -> Path:
     if local.is_dir():
         return local
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(ref, allow_patterns=ALLOW_PATTERNS))
+        # Once the Hub proved unreachable, the cache alone answers: the client's retries with
+        # backoff (about 20 s) would otherwise be paid again for every type of the run.
+        return Path(snapshot_download(ref, allow_patterns=ALLOW_PATTERNS, local_files_only=bool(_UNREACHABLE)))
     except Exception as exc:  # noqa: BLE001 - offline, missing, gated, network: all mean "not available"
+        if isinstance(exc, LocalEntryNotFoundError) and _UNREACHABLE:
+            raise SourceError(f"cannot fetch {ref}: the Hub was unreachable earlier in this run "
+                              "and the cache does not hold it") from exc
+        cause = exc.__cause__
+        if isinstance(exc, LocalEntryNotFoundError) and (isinstance(cause, OSError)
+                                                         or type(cause).__name__ in ("ConnectError", "ConnectTimeout")):
+            _UNREACHABLE.append(ref)
         raise SourceError(f"cannot fetch {ref}: {_short(exc)}") from exc
 
 
+# Per-request noise in Hub client errors: kept out of reports, which must not change between runs.
+_REQUEST_ID = re.compile(r"\s*\(Request ID: [^)]*\)")
+
+
 def _short(exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0]
+    first = _REQUEST_ID.sub("", (str(exc).strip().splitlines() or [""])[0])
     return f"{type(exc).__name__}: {first[:200]}"
 
 

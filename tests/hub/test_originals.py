@@ -89,6 +89,47 @@ def test_checkpoint_is_the_documented_one_unless_mapped() -> None:
     assert checkpoint_for("gpt2", parse_originals(["gpt2=/data/gpt2", "bert=org/bert"])) == "/data/gpt2"
 
 
+def test_fetch_takes_tokenizer_and_processor_files_only(hub: HubServer, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import HfApi, constants
+
+    from tinymodels.originals import SourceError, fetch
+
+    # The client built its download URL template from HF_ENDPOINT at import: point it here too.
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
+
+    folder = ORIGINALS["vit"][1](tmp_path / "vit")
+    (folder / "model.safetensors").write_bytes(b"weights are never fetched")
+    api = HfApi(endpoint=hub.url, token=SECRET_TOKEN)
+    api.create_repo("org/vit")
+    api.upload_folder(repo_id="org/vit", folder_path=folder)
+    fetched = fetch("org/vit")
+    assert sorted(p.name for p in fetched.iterdir()) == ["preprocessor_config.json"]
+    assert fetch(str(folder)) == folder  # a local folder is read as it is
+    with pytest.raises(SourceError, match="cannot fetch org/missing: RepositoryNotFoundError") as missing:
+        fetch("org/missing")
+    assert "Request ID" not in str(missing.value)  # reports stay identical between runs
+
+
+def test_unreachable_hub_is_tried_once_per_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from huggingface_hub import constants
+
+    from tinymodels import originals
+
+    closed = "http://127.0.0.1:9"  # discard port: connection refused
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "ENDPOINT", closed)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", closed + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(originals, "_UNREACHABLE", [])
+    with pytest.raises(originals.SourceError, match="cannot fetch org/a"):
+        originals.fetch("org/a")
+    assert originals._UNREACHABLE == ["org/a"]  # a refused connection, not offline mode
+    with pytest.raises(originals.SourceError, match="unreachable earlier in this run"):
+        originals.fetch("org/b")
+
+
 def test_original_flags_are_checked() -> None:
     env = {"HF_HUB_OFFLINE": "1"}
     bad = _cli("build", "gpt2", "--tokenizer-source", "original", "--original", "gpt2", env=env)
