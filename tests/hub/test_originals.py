@@ -130,6 +130,16 @@ def test_unreachable_hub_is_tried_once_per_process(monkeypatch: pytest.MonkeyPat
         originals.fetch("org/b")
 
 
+def test_summary_merge_takes_the_rebuilds_source() -> None:
+    from tinymodels.summary import merge
+
+    old = {"GPT2Model": {"tokenizer_classes": ["GPT2Tokenizer"], "model_classes": ["GPT2Model"]}}
+    new = {"GPT2Model": {**old["GPT2Model"], "tokenizer_source": "original:openai-community/gpt2",
+                         "processor_source": "none"}}
+    assert merge(old, new)["GPT2Model"]["tokenizer_source"] == "original:openai-community/gpt2"
+    assert "tokenizer_source" not in merge(old, old)["GPT2Model"]
+
+
 def test_original_flags_are_checked() -> None:
     env = {"HF_HUB_OFFLINE": "1"}
     bad = _cli("build", "gpt2", "--tokenizer-source", "original", "--original", "gpt2", env=env)
