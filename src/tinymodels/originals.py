@@ -68,7 +68,6 @@ _LOADING_KWARGS: Final[tuple[str, ...]] = (
 )
 # Set (per process) when the Hub could not be reached: later fetches read the cache only.
 _UNREACHABLE: list[str] = []
-_DOC_CHECKPOINT = re.compile(r"_CHECKPOINT_FOR_DOC\s*=\s*[\"']([^\"']+)[\"']")
 
 
 class SourceError(RuntimeError):
@@ -102,11 +101,11 @@ def checkpoint_for(model_type: str, originals: tuple[tuple[str, str], ...] = ())
         return str(found)
     package = cls.__module__.rsplit(".", 1)[0]
     try:
-        source = Path(importlib.import_module(f"{package}.modeling_{model_type}").__file__ or "").read_text()
-    except (ImportError, OSError):
+        module = importlib.import_module(f"{package}.modeling_{model_type}")
+    except ImportError:
         return None
-    match = _DOC_CHECKPOINT.search(source)
-    return match.group(1) if match else None
+    found = getattr(module, "_CHECKPOINT_FOR_DOC", None)
+    return found if isinstance(found, str) and found else None
 
 
 def fetch(ref: str) -> Path:
