@@ -33,6 +33,7 @@ Examples:
   tinymodels build bert gpt2                 # into ./tiny-models
   tinymodels build --all -o out --num-workers 2
   tinymodels build --model_types bert,gpt2 out   # upstream spelling
+  tinymodels build gpt2 vit --tokenizer-source original   # from the original checkpoints' tokenizers/processors
 """
 
 
