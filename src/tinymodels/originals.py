@@ -288,6 +288,8 @@ class Source:
                 return tok
             except SourceError as exc:
                 self.fall_back("tokenizer", str(exc))
+            except Exception as exc:  # noqa: BLE001 - an unusable original means the blank tokenizer
+                self.fall_back("tokenizer", _short(exc))
         self.tokenizer_source = BLANK
         return train_tokenizer(class_name, corpus_source, vocab_size)
 
@@ -298,8 +300,8 @@ class Source:
             return {}
         try:
             settings = settings_from(self.folder, component, class_name)
-        except SourceError as exc:
-            self.fall_back(component, str(exc))
+        except Exception as exc:  # noqa: BLE001 - unreadable or refused settings mean the class defaults
+            self.fall_back(component, str(exc) if isinstance(exc, SourceError) else _short(exc))
             self.processor_source = self.processor_source or BLANK
             return {}
         self.processor_source = self.origin

@@ -173,7 +173,7 @@ def test_retrain_keeps_pipeline_and_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_processor_settings_flat_nested_or_refused(tmp_path: Path) -> None:
-    from tinymodels.originals import SourceError, settings_from
+    from tinymodels.originals import Source, SourceError, settings_from
 
     flat = ORIGINALS["vit"][1](tmp_path / "flat")
     settings = settings_from(flat, "image_processor", "ViTImageProcessor")
@@ -188,6 +188,13 @@ def test_processor_settings_flat_nested_or_refused(tmp_path: Path) -> None:
     (flat / "preprocessor_config.json").write_text(json.dumps({"size": "huge"}))
     with pytest.raises(SourceError, match="rejects"):
         settings_from(flat, "image_processor", "ViTImageProcessor")
+    # Through the source, any unusable file means class defaults and a recorded fallback, never an error.
+    (flat / "preprocessor_config.json").write_text("{not json")
+    source = Source("vit", "original", "org/vit", flat)
+    assert source.settings("image_processor", "ViTImageProcessor") == {}
+    record = source.record()
+    assert record["processor_source"] == "blank" and record["source_fallback"]["category"] == "source-fallback"
+    assert "JSONDecodeError" in record["source_fallback"]["reasons"][0]
 
 
 @pytest.mark.slow
