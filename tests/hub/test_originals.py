@@ -140,6 +140,19 @@ def test_summary_merge_takes_the_rebuilds_source() -> None:
     assert "tokenizer_source" not in merge(old, old)["GPT2Model"]
 
 
+def test_model_card_names_the_original() -> None:
+    from tinymodels.modelcard import render_card
+
+    facts = {"architecture": "GPT2LMHeadModel", "tool_version": "0", "model_type": "gpt2", "vocab_size": 1024,
+             "tokenizers": ["GPT2Tokenizer"], "chat_template": "original",
+             "tokenizer_source": "original:openai-community/gpt2", "processor_source": "none"}
+    card = render_card("org/tiny-random-GPT2LMHeadModel", facts)
+    assert "tokenizer of\n`openai-community/gpt2` was retrained" in card and "trained from blank" not in card
+    assert "| Tokenizer source | the original `openai-community/gpt2` |" in card and "Processor source" not in card
+    blank = render_card("org/tiny-random-GPT2LMHeadModel", {**facts, "tokenizer_source": None, "chat_template": None})
+    assert "trained from blank" in blank and "Tokenizer source" not in blank
+
+
 def test_original_flags_are_checked() -> None:
     env = {"HF_HUB_OFFLINE": "1"}
     bad = _cli("build", "gpt2", "--tokenizer-source", "original", "--original", "gpt2", env=env)
