@@ -155,9 +155,9 @@ def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[
 
     repo = options.transformers_repo
     # The source option only when it is not the default, so blank outputs keep their fingerprints;
-    # switching source (or a type's named original) rebuilds.
+    # switching source or the named originals rebuilds (all of them: a composite uses its sides').
     source = ({} if options.tokenizer_source == "blank" else
-              {"tokenizer_source": options.tokenizer_source, "original": dict(options.originals).get(model_type)})
+              {"tokenizer_source": options.tokenizer_source, "originals": dict(options.originals)})
     return {
         **environment(versions),
         "model_type": model_type,

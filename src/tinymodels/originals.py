@@ -331,6 +331,19 @@ class Source:
         return out
 
 
+def combine_records(encoder: dict[str, Any], decoder: dict[str, Any]) -> dict[str, Any]:
+    """A composite's report fields: the tokenizer is the decoder side's, the processors the
+    encoder side's (as `composite.combine_processors` assembles them); fallbacks of both."""
+    if not encoder and not decoder:
+        return {}
+    out = {"tokenizer_source": decoder.get("tokenizer_source", "none"),
+           "processor_source": encoder.get("processor_source", "none")}
+    reasons = [r for side in (encoder, decoder) for r in side.get("source_fallback", {}).get("reasons", [])]
+    if reasons:
+        out["source_fallback"] = {"category": FALLBACK_CATEGORY, "reasons": reasons}
+    return out
+
+
 def open_source(model_type: str, options: Any) -> Source:
     """The source of a type's tokenizer and processors for these options; never raises (a
     checkpoint that cannot be found or fetched is a recorded fallback)."""

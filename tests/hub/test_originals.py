@@ -153,6 +153,18 @@ def test_model_card_names_the_original() -> None:
     assert "trained from blank" in blank and "Tokenizer source" not in blank
 
 
+def test_composite_takes_the_decoders_tokenizer_and_the_encoders_processors() -> None:
+    from tinymodels.originals import combine_records
+
+    encoder = {"tokenizer_source": "none", "processor_source": "original:google/vit-base-patch16-224"}
+    decoder = {"tokenizer_source": "blank", "processor_source": "none",
+               "source_fallback": {"category": "source-fallback", "reasons": ["tokenizer: offline"]}}
+    assert combine_records(encoder, decoder) == {
+        "tokenizer_source": "blank", "processor_source": "original:google/vit-base-patch16-224",
+        "source_fallback": {"category": "source-fallback", "reasons": ["tokenizer: offline"]}}
+    assert combine_records({}, {}) == {}  # blank builds record nothing
+
+
 def test_original_flags_are_checked() -> None:
     env = {"HF_HUB_OFFLINE": "1"}
     bad = _cli("build", "gpt2", "--tokenizer-source", "original", "--original", "gpt2", env=env)
