@@ -30,7 +30,6 @@ import json
 import logging
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -389,7 +388,10 @@ def fall_back_to_blank(entry: dict[str, Any], options: Any, out_dir: Path,
         return entry
     log.warning("%s: the build from the original failed (%s); rebuilding from blank", entry.get("model_type"),
                 failures[0])
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.blank-", dir=out_dir.parent))
+    # Beside the type's own folder, named after it: a runner's stale `.staging-*` cleanup removes
+    # it after a crash, and messages naming it stay the same between runs.
+    staging = out_dir.parent / f"{out_dir.name}-blank"
+    shutil.rmtree(staging, ignore_errors=True)
     try:
         blank = rebuild(replace(options, tokenizer_source=BLANK), staging)
         if len(_failures(blank)) >= len(failures):
