@@ -165,6 +165,20 @@ def test_composite_takes_the_decoders_tokenizer_and_the_encoders_processors() ->
     assert combine_records({}, {}) == {}  # blank builds record nothing
 
 
+def test_step_summary_lists_source_fallbacks() -> None:
+    from tinymodels.stepsummary import render_markdown
+
+    ok = {"model": "T5Model", "checkpoint": "t5/T5Model", "params": 10, "bytes": 10, "seconds": 1.0}
+    report = {"T5Config": {"model_type": "t5", "processor": {}, "pytorch": {"T5Model": ok},
+                           "source_fallback": {"category": "source-fallback",
+                                               "reasons": ["tokenizer: cannot fetch google-t5/t5-small"]}}}
+    text = render_markdown(report, env={})
+    assert "1 source fallback (built from blank instead of the original)" in text
+    assert "| `t5` | tokenizer: cannot fetch google-t5/t5-small |" in text and "✅" in text  # not a failure
+    assert "source fallback" not in render_markdown({"T5Config": {**report["T5Config"], "source_fallback": None}},
+                                                    env={})
+
+
 def test_original_flags_are_checked() -> None:
     env = {"HF_HUB_OFFLINE": "1"}
     bad = _cli("build", "gpt2", "--tokenizer-source", "original", "--original", "gpt2", env=env)
