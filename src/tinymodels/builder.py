@@ -417,6 +417,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     from tinymodels.fidelity.speech import config_fields as speech_config_fields
     from tinymodels.fidelity.speech import family_of, has_speech_tokens, table_tokens
     from tinymodels.knowledge import override_for
+    from tinymodels.originals import open_source
     from tinymodels.processors import (
         Processors,
         add_pad_token,
@@ -430,9 +431,10 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         scale_image_grid,
     )
     from tinymodels.tiny_config import config_from_dict
-    from tinymodels.tokenization import train_tokenizer
 
     override = override_for(model_type)
+    # The one place where the tokenizer/processor source (blank, or the original checkpoint's) is chosen.
+    source = open_source(model_type, options)
     named, component_kwargs, processor_kwargs = split_processor_override(override.processor if override else {})
     classes = _declared_components(_with_home_components(model_type, _unregistered_processor(
         model_type, processor_classes(model_type))))
@@ -447,7 +449,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     tok_class = (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny) \
         or ("TokenizersBackend" if _processor_takes_tokenizer(classes.processor) else None)
     if tok_class:
-        procs.tokenizer = _stage("tokenizer", train_tokenizer, tok_class, options.corpus, options.vocab_size)
+        procs.tokenizer = _stage("tokenizer", source.tokenizer, tok_class, options.corpus, options.vocab_size)
         # The processor class is read inside the stages: a class whose library is missing
         # (MusicGen Melody's needs torchaudio) raises on attribute access, a missing dependency.
         _stage("tokenizer", lambda: add_special_tokens(procs.tokenizer,
@@ -482,13 +484,16 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         set_model_max_length(procs.tokenizer, config)
     if classes.image_processor:
         procs.image_processor = _stage("processor", build_image_processor, classes.image_processor, config, image_size,
-                                       component_kwargs.get("image_processor"))
+                                       component_kwargs.get("image_processor"),
+                                       source.settings("image_processor", classes.image_processor))
     if classes.video_processor:
         procs.video_processor = _stage("processor", build_image_processor, classes.video_processor, config, image_size,
-                                       component_kwargs.get("video_processor"))
+                                       component_kwargs.get("video_processor"),
+                                       source.settings("video_processor", classes.video_processor))
     if classes.feature_extractor:
         procs.feature_extractor = _stage("processor", build_feature_extractor, classes.feature_extractor, config,
-                                         component_kwargs.get("feature_extractor"))
+                                         component_kwargs.get("feature_extractor"),
+                                         source.settings("feature_extractor", classes.feature_extractor))
     if classes.processor:
         procs.processor = _stage("processor", build_processor, classes.processor, procs, config, processor_kwargs)
         if procs.tokenizer is not None and vocab is not None and tokenizer_vocab_size(procs.tokenizer) > vocab:
@@ -498,7 +503,9 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
             config = _stage("config", config_from_dict, model_type, tiny)
         align_with_processor(config, procs.processor)
     if chat and procs.tokenizer is not None:
-        procs.chat_format = attach_template(model_type, procs)
+        procs.chat_format = source.keep_template(procs) or attach_template(model_type, procs)
+    procs.sources = source.record()
+    procs.warnings.extend(source.warnings())
     return procs, config, vocab
 
 
@@ -613,7 +620,17 @@ def _unexported_architectures(mappings: dict[str, Any]) -> dict[str, str]:
 
 
 def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Build every architecture of `model_type` into `out_dir`; return (config class name, entry)."""
+    """Build every architecture of `model_type` into `out_dir`; return (config class name, entry).
+
+    A build from an original checkpoint that fails is redone from blank (`originals.fall_back_to_blank`)."""
+    from tinymodels.originals import fall_back_to_blank
+
+    config_name, entry = _build_model_type(model_type, options, out_dir)
+    return config_name, fall_back_to_blank(entry, options, out_dir,
+                                           lambda opts, folder: _build_model_type(model_type, opts, folder)[1])
+
+
+def _build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     from tinymodels.discover import COMPOSITES, architecture_mappings, config_class
     from tinymodels.knowledge import override_for
     from tinymodels.upstream_config import tiny_config_for
@@ -647,6 +664,7 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     if vocab is not None:
         entry["vocab_size"] = vocab
     entry["processor"] = {n: n for n in procs.class_names()}
+    entry.update(procs.sources)
     build_architectures(entry, model_type, archs, skip_arch, config, procs, options, out_dir, mappings)
     return finish()
 

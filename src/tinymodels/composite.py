@@ -77,11 +77,13 @@ def combine_processors(model_type: str, encoder: Any, decoder: Any, config: Any 
     AutoTokenizer and AutoImageProcessor/AutoFeatureExtractor each load theirs.
     """
     from tinymodels.discover import processor_classes
+    from tinymodels.originals import combine_records
     from tinymodels.processors import Processors, build_processor
 
     parts = Processors(tokenizer=decoder.tokenizer, image_processor=encoder.image_processor,
                        feature_extractor=encoder.feature_extractor, video_processor=encoder.video_processor,
-                       chat_format=decoder.chat_format, warnings=[*encoder.warnings, *decoder.warnings])
+                       chat_format=decoder.chat_format, warnings=[*encoder.warnings, *decoder.warnings],
+                       sources=combine_records(encoder.sources, decoder.sources))
     name = processor_classes(model_type).processor
     if name:
         parts.processor = build_processor(name, parts, config)
@@ -131,6 +133,7 @@ def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tu
         entry["pytorch"] = {a: _error(err) for a in archs}
         return finish()
     entry["processor"] = {n: n for n in procs.class_names()}
+    entry.update(procs.sources)
     build_architectures(entry, model_type, archs, skipped_architectures(mappings, override), config, procs, options,
                         out_dir, mappings, lambda arch: folder_name(arch, enc_type, dec_type))
     return finish()

@@ -154,6 +154,10 @@ def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[
     from tinymodels.fidelity.levels import spelled
 
     repo = options.transformers_repo
+    # The source option only when it is not the default, so blank outputs keep their fingerprints;
+    # switching source or the named originals rebuilds (all of them: a composite uses its sides').
+    source = ({} if options.tokenizer_source == "blank" else
+              {"tokenizer_source": options.tokenizer_source, "originals": dict(options.originals)})
     return {
         **environment(versions),
         "model_type": model_type,
@@ -165,6 +169,7 @@ def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[
         "validate": spelled(options.validate),
         "transformers_repo": (None if repo is None else
                               {"file": facts.test_file, "sha": _test_file_digest(Path(repo), facts.test_file)}),
+        **source,
     }
 
 

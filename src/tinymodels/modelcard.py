@@ -127,6 +127,9 @@ def card_facts(folder: Path, architecture: str, info: Mapping[str, Any], entry: 
         "processors": [p for p in processors if not is_tokenizer_class(p)],
         "validated": _passed_levels(info.get("levels")),
         "chat_template": entry.get("chat_template"),
+        # Only with --tokenizer-source original: `original:REPO`, `blank` or `none`.
+        "tokenizer_source": entry.get("tokenizer_source"),
+        "processor_source": entry.get("processor_source"),
     }
 
 
@@ -143,6 +146,24 @@ def _passed_levels(levels: Any) -> str | None:
         elif outcome == "ok":
             parts.append(str(level))
     return ", ".join(parts) or None
+
+
+def _source_cell(source: Any) -> str | None:
+    """`original:org/name` -> "the original `org/name`"; None (no row) for no component."""
+    if not isinstance(source, str) or source == "none":
+        return None
+    return f"the original `{source.split(':', 1)[1]}`" if source.startswith("original:") else source
+
+
+def _made(facts: Mapping[str, Any]) -> str:
+    """The card's first sentence on how the tokenizer was made (blank builds: as before)."""
+    source = facts.get("tokenizer_source")
+    if isinstance(source, str) and source.startswith("original:"):
+        return (f"Built by tinymodels: the configuration was shrunk to a few small layers, the tokenizer of\n"
+                f"`{source.split(':', 1)[1]}` was retrained to the vocabulary size below (keeping its pipeline,\n"
+                "special tokens and chat template)")
+    return ("Built offline by tinymodels: the configuration was shrunk to a few small layers, the\n"
+            "tokenizer (if any) was trained from blank to the vocabulary size below")
 
 
 def render_card(repo_id: str, facts: Mapping[str, Any]) -> str:
@@ -165,7 +186,10 @@ def render_card(repo_id: str, facts: Mapping[str, Any]) -> str:
         ("Parameters", f"{facts['params']:,}" if isinstance(facts.get("params"), int) else facts.get("params")),
         ("Tokenizers", ", ".join(f"`{t}`" for t in facts.get("tokenizers") or []) or None),
         ("Processors", ", ".join(f"`{p}`" for p in facts.get("processors") or []) or None),
-        ("Chat template", f"{facts['chat_template']} format" if facts.get("chat_template") else None),
+        ("Chat template", None if not facts.get("chat_template") else "the original checkpoint's"
+         if facts["chat_template"] == "original" else f"{facts['chat_template']} format"),
+        ("Tokenizer source", _source_cell(facts.get("tokenizer_source"))),
+        ("Processor source", _source_cell(facts.get("processor_source"))),
         ("Validated", facts.get("validated")),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows if v not in (None, ""))
@@ -182,8 +206,7 @@ so its outputs are meaningless: use it to exercise code paths quickly, not for i
 
 ## How it was made
 
-Built offline by tinymodels: the configuration was shrunk to a few small layers, the
-tokenizer (if any) was trained from blank to the vocabulary size below, the model was
+{_made(facts)}, the model was
 instantiated with a fixed seed, saved with safetensors, reloaded through the Auto classes
 and validated the way tests use it (the levels it passed are listed below: forward pass,
 generation, `transformers.pipeline` tasks on padded batches, chat template, a training step).

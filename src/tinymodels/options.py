@@ -31,6 +31,10 @@ class BuildOptions:
     transformers_repo: Path | None = None
     # Validation levels to run (`fidelity.levels`); every level by default.
     validate: frozenset[str] = ALL_LEVELS
+    # Where tokenizers/processors come from: "blank" (trained offline) or "original" (`originals.py`).
+    tokenizer_source: str = "blank"
+    # User-named original checkpoints, sorted (model type, repo id or local folder) pairs.
+    originals: tuple[tuple[str, str], ...] = ()
 
     @property
     def report_dir(self) -> Path:

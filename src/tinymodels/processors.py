@@ -29,6 +29,8 @@ class Processors:
     warnings: list[str] = field(default_factory=list)
     # The chat format whose template the tokenizer/processor carry (`fidelity.chat`), if any.
     chat_format: str | None = None
+    # Report fields saying where the tokenizer/processors came from (`originals.Source.record`).
+    sources: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text_tokenizer(self) -> Any:
@@ -237,14 +239,15 @@ def _pixel_size_kwargs(cls: type, default: Any) -> list[str]:
 
 
 def build_image_processor(class_name: str, config: Any, image_size: int | None = None,
-                          extra: dict[str, Any] | None = None) -> Any:
+                          extra: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> Any:
     """The image (or video) processor class with its sizes set to the tiny config's image size
-    (then `extra`, per-type data, on top)."""
+    (then `extra`, per-type data, on top). `base`: settings to start from instead of the class
+    defaults (an original checkpoint's), whose sizes are adapted the same way."""
     import transformers
 
     cls = getattr(transformers, class_name)
     required = _required_kwargs(cls, config)
-    default = cls(**required)
+    default = cls(**{**(base or {}), **required})
     kwargs = {**required, **image_config_kwargs(cls, default, config), **_offline_kwargs(cls, default, config)}
     if "do_sample_frames" in _valid_kwargs(cls):
         # Frame sampling wants more frames (or fps metadata) than a short sample clip has: use them all.
@@ -283,7 +286,8 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
         new = _resized(current, target)
         if new is not None:
             kwargs[attr] = new
-    kwargs.update(extra or {})
+    # The base settings under what was adapted above: sizes follow the tiny config, the rest is kept.
+    kwargs = {**(base or {}), **kwargs, **(extra or {})}
     return cls(**kwargs) if kwargs else default
 
 
@@ -325,13 +329,15 @@ def _width_features(size: Any, config: Any) -> int | None:
     return None
 
 
-def build_feature_extractor(class_name: str, config: Any, extra: dict[str, Any] | None = None) -> Any:
-    """The feature extractor with feature size / mel bins matching the tiny config (then `extra`)."""
+def build_feature_extractor(class_name: str, config: Any, extra: dict[str, Any] | None = None,
+                            base: dict[str, Any] | None = None) -> Any:
+    """The feature extractor with feature size / mel bins matching the tiny config (then `extra`),
+    starting from `base` settings (an original checkpoint's) instead of the class defaults."""
     import transformers
 
     cls = getattr(transformers, class_name)
-    default = cls()
-    kwargs: dict[str, Any] = {}
+    default = cls(**(base or {}))
+    kwargs: dict[str, Any] = dict(base or {})
     mel = _mel_bins(config)
     if mel is None:
         mel = _width_features(getattr(default, "feature_size", None), config)

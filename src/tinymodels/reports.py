@@ -31,6 +31,9 @@ SIMPLE_REPORT: Final[str] = "simple_report.txt"
 SIMPLE_FAILED_REPORT: Final[str] = "simple_failed_report.txt"
 FAILED_UPLOADS: Final[str] = "failed_uploads.json"
 
+# Where a type's tokenizer/processors came from (`originals.Source.record`).
+SOURCE_FIELDS: Final[tuple[str, ...]] = ("tokenizer_source", "processor_source")
+
 Entry = dict[str, Any]
 Report = dict[str, Entry]
 
@@ -82,6 +85,9 @@ def build_summary(report: Mapping[str, Entry], shas: Mapping[str, str] | None = 
                 "processor_classes": others,
                 "model_classes": [arch],
             }
+            for key in SOURCE_FIELDS:  # only with --tokenizer-source original (blank is implied)
+                if key in entry:
+                    item[key] = entry[key]
             sha = (shas or {}).get(arch) or info.get("sha")
             if sha:
                 item["sha"] = sha

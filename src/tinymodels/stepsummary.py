@@ -90,6 +90,8 @@ class TypeRow:
     seconds: float = 0.0
     links: list[tuple[str, str | None]] = field(default_factory=list)  # (arch, repo_id)
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (arch or config, category, reason)
+    # Why the type was built from blank instead of its original (`--tokenizer-source original`).
+    fallbacks: list[str] = field(default_factory=list)
 
 
 def collect(report: Mapping[str, Any]) -> list[TypeRow]:
@@ -123,6 +125,9 @@ def collect(report: Mapping[str, Any]) -> list[TypeRow]:
             # A config-level failure (nothing to build, or every architecture skipped).
             row.failures.append((config_name, str(entry.get("category") or ""), _message(entry["error"])))
         row.seconds += entry_seconds if entry_seconds is not None else arch_seconds
+        fallback = entry.get("source_fallback")
+        if isinstance(fallback, Mapping):
+            row.fallbacks.extend(str(r) for r in fallback.get("reasons") or [])
     return [rows[k] for k in sorted(rows)]
 
 
@@ -181,6 +186,14 @@ def render_markdown(report: Mapping[str, Any], title: str = "Tiny models", env: 
         if failed > listed:
             out.append(f"\n… and {failed - listed} more: see `{reports.FAILED_REPORT}`.")
         out += ["", "</details>", ""]
+
+    fallbacks = [(row.model_type, reason) for row in rows for reason in row.fallbacks]
+    if fallbacks:
+        # Not failures: these parts were built from blank, as the run would have been by default.
+        out += ["<details>", f"<summary>{len(fallbacks)} source fallback{'s' if len(fallbacks) != 1 else ''} "
+                "(built from blank instead of the original)</summary>", "",
+                "| model type | reason |", "| --- | --- |",
+                *(f"| {_code(t)} | {_cell(r)} |" for t, r in fallbacks[:MAX_FAILURE_ROWS]), "", "</details>", ""]
 
     out += ["| model type | built | failed | params | size on disk | link or failure reason |",
             "| --- | ---: | ---: | ---: | ---: | --- |"]

@@ -84,6 +84,9 @@ def merge(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, A
             entry.setdefault(attr, []).extend(value.get(attr, []))
         if value.get("sha") is not None:
             entry["sha"] = value["sha"]
+        for attr in reports.SOURCE_FIELDS:  # a rebuild's tokenizer/processor source replaces the old one
+            if attr in value:
+                entry[attr] = value[attr]
     return normalize(data)
 
 

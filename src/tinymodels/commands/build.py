@@ -17,6 +17,7 @@ from tinymodels.options import (
     DEFAULT_VOCAB_SIZE,
     BuildOptions,
 )
+from tinymodels.originals import parse_originals
 
 HELP = "build and validate tiny models for model types"
 DESCRIPTION = """\
@@ -32,6 +33,7 @@ Examples:
   tinymodels build bert gpt2                 # into ./tiny-models
   tinymodels build --all -o out --num-workers 2
   tinymodels build --model_types bert,gpt2 out   # upstream spelling
+  tinymodels build gpt2 vit --tokenizer-source original   # from the original checkpoints' tokenizers/processors
 """
 
 
@@ -66,6 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="rebuild model types whose output is up to date")
     parser.add_argument("--transformers-repo", type=Path, default=None, metavar="PATH",
                         help="a transformers source checkout: take tiny configs from its test classes")
+    parser.add_argument("--tokenizer-source", "--tokenizer_source", choices=("blank", "original"), default="blank",
+                        help="'blank' (default): tokenizers trained from blank, processors from class defaults; "
+                        "'original': each type's original checkpoint's tokenizer retrained to --vocab-size "
+                        "(keeping its pipeline, special/added tokens and chat template) and its processor "
+                        "settings, fetched through huggingface_hub (HF_ENDPOINT, HF_HUB_OFFLINE, the cache); "
+                        "a type whose original cannot be had or used is built blank (reported as source-fallback)")
+    parser.add_argument("--original", action="append", default=[], metavar="TYPE=REPO_OR_PATH",
+                        help="the original checkpoint of a model type (a Hub repo id or a local folder) for "
+                        "--tokenizer-source original; default: the checkpoint its config class documents (repeatable)")
     parser.add_argument("--validate", default="all", metavar="LEVELS",
                         help="validation levels, comma-separated: load, forward, generate, pipeline, chat, train "
                         "(default: all; 'forward' is the quick check)")
@@ -113,6 +124,12 @@ def draft_options(args: argparse.Namespace) -> BuildOptions:
         raise UsageError(f"--num-workers must be 0 (build in-process) or more (got {args.num_workers})")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be positive (got {args.timeout})")
+    if args.original and args.tokenizer_source != "original":
+        raise UsageError("--original needs --tokenizer-source original")
+    try:
+        originals = parse_originals(args.original)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.upload and not args.organization:
         raise UsageError("--upload needs --organization (the Hub user or organization to publish to)")
     return BuildOptions(
@@ -127,6 +144,8 @@ def draft_options(args: argparse.Namespace) -> BuildOptions:
         force=args.force,
         transformers_repo=args.transformers_repo,
         validate=parse_levels(args.validate),
+        tokenizer_source=args.tokenizer_source,
+        originals=originals,
     )
 
 
