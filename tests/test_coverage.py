@@ -73,21 +73,18 @@ def _report_dir(tmp_path: Path) -> Path:
     return tmp_path / "reports"
 
 
-def test_partial_run_leaves_the_committed_table_with_if_complete(tmp_path: Path) -> None:
+def test_partial_run_leaves_the_committed_table_and_the_pr_body_quotes_its_headline(tmp_path: Path) -> None:
     table = tmp_path / "coverage.md"
     table.write_text("# Coverage\n\nthe full table\n")
-    proc = run_cli("summary", "coverage", str(_report_dir(tmp_path)), "-o", str(table), "--if-complete")
+    run_table = tmp_path / "run-coverage.md"
+    proc = run_cli("summary", "coverage", str(_report_dir(tmp_path)), "-o", str(run_table), "--refresh", str(table))
     assert proc.returncode == 0, proc.stderr
     assert table.read_text() == "# Coverage\n\nthe full table\n"
     assert "a partial run" in proc.stderr
-    # Without the flag the same report replaces it (what a local `--all` refresh does).
-    proc = run_cli("summary", "coverage", str(_report_dir(tmp_path)), "-o", str(table))
-    assert proc.returncode == 0 and "| `bert` | 2 | 1 | 1 |" in table.read_text()
+    assert "| `bert` | 2 | 1 | 1 |" in run_table.read_text()
 
-
-def test_pr_body_carries_the_run_link_and_the_coverage_headline(tmp_path: Path) -> None:
     body = tmp_path / "body.md"
-    proc = run_cli("summary", "pr-body", str(_report_dir(tmp_path)), "--run-url", "https://example.test/run/1",
+    proc = run_cli("summary", "pr-body", "--coverage", str(run_table), "--run-url", "https://example.test/run/1",
                    "-o", str(body))
     assert proc.returncode == 0, proc.stderr
     text = body.read_text()
@@ -95,6 +92,9 @@ def test_pr_body_carries_the_run_link_and_the_coverage_headline(tmp_path: Path) 
     assert "**1 / 2** registered (model type, architecture) pairs built and validated (**50.0%**)" in text
     assert "pairs of transformers' auto model mappings validated" in text
     assert "## Per model type" not in text, "only the headline, not the whole table"
+    # A file that is no coverage table is an error, not an empty body.
+    proc = run_cli("summary", "pr-body", "--coverage", str(tmp_path / "nowhere.md"), "-o", str(body))
+    assert proc.returncode == 5 and "cannot read the coverage table" in proc.stderr
 
 
 def test_pr_token_note_in_the_job_summary(tmp_path: Path) -> None:

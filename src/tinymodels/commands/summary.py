@@ -21,10 +21,11 @@ markdown  Print the Markdown table of a creation report (what CI writes to
 counts    Print report-dir=, built= and failed= lines for a report directory (appended
           to $GITHUB_OUTPUT too when set: the composite action's outputs).
 coverage  Write the coverage table (pairs validated, failures by category, one row per
-          model type) of a creation report, e.g. into docs/coverage.md. With
-          --if-complete, a report that misses model types of the installed transformers
-          (a partial run) leaves the file untouched, so it never shrinks to a subset.
-pr-body   Write the body of the summary PR: the run's link and the coverage headline.
+          model type) of a creation report, e.g. into docs/coverage.md. --refresh FILE
+          also writes FILE, but only when the report covers every model type of the
+          installed transformers: a partial run never shrinks the committed table.
+pr-body   Write the body of the summary PR: the run's link and the headline of a coverage
+          table written by 'coverage'.
 note      Append to $GITHUB_STEP_SUMMARY (and print) which token opened the summary PR;
           with GITHUB_TOKEN, explain that no CI runs on that PR and how to fix it.
 
@@ -34,7 +35,8 @@ Examples:
   tinymodels summary markdown {DEFAULT_OUTPUT}/reports
   tinymodels summary coverage {DEFAULT_OUTPUT}/reports -o docs/coverage.md
   tinymodels summary counts {DEFAULT_OUTPUT}/reports
-  tinymodels summary pr-body merged --run-url "$RUN_URL" -o pr-body.md
+  tinymodels summary coverage merged -o run-coverage.md --refresh docs/coverage.md
+  tinymodels summary pr-body --coverage run-coverage.md --run-url "$RUN_URL" -o pr-body.md
   tinymodels summary note --pr-token github-token
 """
 
@@ -84,13 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="a report directory, build output directory or creation report file")
     coverage.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
                           help="write here instead of stdout (e.g. docs/coverage.md)")
-    coverage.add_argument("--if-complete", action="store_true",
-                          help="write only when the report covers every model type of the installed "
-                          "transformers (a partial run must not replace the full table)")
+    coverage.add_argument("--refresh", type=Path, default=None, metavar="FILE",
+                          help="also write FILE (e.g. docs/coverage.md), when the report covers every model "
+                          "type of the installed transformers (a partial run must not replace the full table)")
     body = sub.add_parser("pr-body", help="write the summary PR's body (run link, coverage headline)",
                           description="Write the Markdown body of the summary PR.", allow_abbrev=False)
-    body.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
-                      help="the merged report directory (or creation report file)")
+    body.add_argument("--coverage", type=Path, required=True, metavar="FILE",
+                      help="a coverage table written by 'tinymodels summary coverage'")
     body.add_argument("--run-url", default="", help="link to the workflow run that built the models")
     body.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="where to write the body")
     note = sub.add_parser("note", help="note in the job summary which token opens the summary PR",
@@ -129,9 +131,27 @@ def run(args: argparse.Namespace) -> int:
         log.append_github_file("GITHUB_STEP_SUMMARY", f"\n{text}\n")
         return 0
 
-    if args.summary_action in ("coverage", "pr-body"):
+    if args.summary_action == "pr-body":
+        from tinymodels.coverage import headline
+        from tinymodels.errors import ReportError
+        from tinymodels.reports import atomic_write_text
+
+        try:
+            lines = headline(args.coverage.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ReportError(f"{args.coverage}: cannot read the coverage table: {exc}") from exc
+        if not lines:
+            raise ReportError(f"{args.coverage}: no coverage headline (write it with 'tinymodels summary coverage')")
+        run = f"Tiny models rebuilt by {args.run_url}." if args.run_url else "Tiny models rebuilt."
+        body = [run, "The merged reports are attached to that run as the `merged-reports` artifact.",
+                "", "### Coverage of this run", "", *lines, ""]
+        atomic_write_text(args.output, "\n".join(body))
+        log.info(f"PR body written to {args.output}")
+        return 0
+
+    if args.summary_action == "coverage":
         from tinymodels.aggregate import find_report_file, read_json, validate_creation_report
-        from tinymodels.coverage import headline, render_coverage
+        from tinymodels.coverage import render_coverage
         from tinymodels.reports import CREATION_REPORT, atomic_write_text
 
         path = find_report_file(args.report_dir, CREATION_REPORT)
@@ -139,22 +159,17 @@ def run(args: argparse.Namespace) -> int:
 
         report = validate_creation_report(read_json(path), str(path))
         text = render_coverage(report, auto_mapped_pairs())
-        if args.summary_action == "pr-body":
-            run = f"Tiny models rebuilt by {args.run_url}." if args.run_url else "Tiny models rebuilt."
-            body = [run, "The merged reports are attached to that run as the `merged-reports` artifact.",
-                    "", "### Coverage of this run", "", *headline(text), ""]
-            atomic_write_text(args.output, "\n".join(body))
-            log.info(f"PR body written to {args.output}")
-            return 0
-        if args.if_complete:
+        if args.refresh:
             from tinymodels.discover import resolve_model_types
 
             built = {e.get("model_type") for e in report.values()}
             missing = sorted(set(resolve_model_types([], all_types=True)) - built)
             if missing:
                 log.info(f"the report misses {len(missing)} model type(s) (e.g. {', '.join(missing[:3])}): "
-                         f"a partial run; {args.output or 'the coverage table'} left as is")
-                return 0
+                         f"a partial run; {args.refresh} left as is")
+            else:
+                atomic_write_text(args.refresh, text)
+                log.info(f"coverage table refreshed: {args.refresh}")
         if args.output:
             atomic_write_text(args.output, text)
             log.info(f"coverage table written to {args.output}")
