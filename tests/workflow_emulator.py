@@ -360,7 +360,8 @@ class WorkflowRun:
         self.bin_dir = bin_dir
         self.base_env = env or {}
         self.seed = seed  # seed(job_id, matrix, workspace): e.g. restore a build cache
-        self.timed_out = timed_out or set()  # (job, shard or None, step name): runs, then times out
+        self.timed_out = timed_out or set()  # (job, shard or None, step name or uses): runs, then times out
+        self.timeouts: list[str] = []  # "job-instance: step" of the steps that timed out
         self.artifacts = Artifacts()
         self.jobs: dict[str, JobResult] = {}
         self.steps: list[StepRecord] = []
@@ -447,7 +448,8 @@ class WorkflowRun:
                     ctx["steps"][step["id"]] = {"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}
                 continue
             outcome, outputs = self._step(name, step, step_name, ctx, state, workspace, temp, shell)
-            if (job_id, shard, step_name) in self.timed_out:
+            if {(job_id, shard, step_name), (job_id, shard, step.get("uses"))} & self.timed_out:
+                self.timeouts.append(f"{name}: {step_name}")
                 if step.get("timeout-minutes"):
                     outcome = "failure"  # a step timeout fails the step; the job goes on
                 else:
