@@ -30,7 +30,6 @@ WORKFLOW = Path(os.environ.get("TINYMODELS_GLUE_WORKFLOW") or ROOT / ".github" /
 # Eight small text types: enough for 8 one-type shards, a few seconds each at `--validate forward`.
 TYPES = ("albert", "bert", "distilbert", "electra", "gpt2", "gpt_neo", "opt", "roberta")
 HF_SECRET = "hf_GLUEsecretTOKEN0123456789abcdef"
-HERMETIC = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +81,48 @@ def _token_free(run: WorkflowRun, allowed_jobs: set[str]) -> None:
             assert HF_SECRET not in json.dumps(step.env) + step.output, f"{step.job}: {step.step} sees the Hub token"
 
 
-@pytest.mark.parametrize("shards", [1, 3, 8])
-def test_pipeline_glue(shards: int, cache: Path, bin_dir: Path, tmp_path: Path) -> None:
-    # With 3 shards, shard 1's build runs out of time: its partial reports must still reach the merge.
-    timed_out = {("build", 1, "./action")} if shards == 3 else set()
-    run = WorkflowRun(WORKFLOW, ROOT, tmp_path, inputs=declared({"model-types": ",".join(TYPES), "shards": shards,
-                                                                 "num-workers": 1, "validate": "forward"}),
-                      secrets={"HF_TOKEN": HF_SECRET}, bin_dir=bin_dir, env=HERMETIC,
-                      seed=restore_cache(cache), timed_out=timed_out).run()
+@pytest.fixture
+def hub() -> Iterator[Any]:
+    """The local test Hub (tests/hubserver.py) that the publish job talks to."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hubserver import HubServer
+
+    with HubServer() as server:
+        server.state.token = HF_SECRET
+        yield server
+
+
+# One run per shard count, each also exercising one more path of the glue:
+#   1 shard: the PR with GITHUB_TOKEN (and its job-summary note);
+#   3 shards: shard 1's build step times out, and the models are published (upload: true);
+#   8 shards: the PR with a GitHub App token.
+SCENARIOS = {1: "github-token", 3: "timeout+publish", 8: "app-token"}
+
+
+@pytest.mark.parametrize("shards", sorted(SCENARIOS), ids=[f"{n}-shards-{SCENARIOS[n]}" for n in sorted(SCENARIOS)])
+def test_pipeline_glue(shards: int, cache: Path, bin_dir: Path, tmp_path: Path, hub: Any) -> None:
+    scenario = SCENARIOS[shards]
+    inputs: dict[str, Any] = {"model-types": ",".join(TYPES), "shards": shards, "num-workers": 1,
+                              "validate": "forward"}
+    variables, secrets = {}, {"HF_TOKEN": HF_SECRET}
+    timed_out: set[tuple[str, int | None, str]] = set()
+    if scenario == "timeout+publish":
+        timed_out = {("build", 1, "./action")}
+        inputs |= {"upload": True, "organization": "org"}
+    if scenario == "app-token":
+        variables["TINY_MODELS_APP_ID"] = "12345"
+        secrets["TINY_MODELS_APP_PRIVATE_KEY"] = "-----BEGIN PRIVATE KEY-----"
+    env = {"TOKENIZERS_PARALLELISM": "false", "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf-home"),
+           "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+    run = WorkflowRun(WORKFLOW, ROOT, tmp_path / "run", inputs=declared(inputs), variables=variables,
+                      secrets=secrets, bin_dir=bin_dir, env=env, seed=restore_cache(cache),
+                      timed_out=timed_out).run()
     expected = set(run.timeouts)
     assert len(expected) == len(timed_out)
     assert not _failures(run, expected), "\n\n".join(_failures(run, expected))
     assert run.jobs["build"].instances == shards
     assert {j: run.jobs[j].result for j in ("plan", "aggregate", "pr")} == dict.fromkeys(
         ("plan", "aggregate", "pr"), "success")
-    assert run.jobs["publish"].result == "skipped", "publishing is opt-in"
 
     # Every shard's models carry their hidden .tinymodels.json stamps (incremental re-runs need them).
     matrix = json.loads(run.jobs["plan"].outputs["matrix"])["include"]
@@ -106,69 +132,40 @@ def test_pipeline_glue(shards: int, cache: Path, bin_dir: Path, tmp_path: Path) 
             assert f"{model_type}/.tinymodels.json" in files, (entry["shard"], model_type)
         assert not any(f.startswith("reports/") for f in files)
 
-    # The merge holds every shard's types, exactly as the single build reported them.
+    # The merge holds every shard's types (the timed-out one's too), exactly as one build reported them.
     merged = run.artifacts.store["merged-reports"]
     single = json.loads((cache / "reports" / reports.CREATION_REPORT).read_text(encoding="utf-8"))
     assert json.loads(merged[reports.CREATION_REPORT]) == single
 
-    # One PR: summary + coverage, body with the run link and the coverage headline, note in the summary.
+    # One PR: summary + coverage, body with the run link and the coverage headline, token note.
     [pr] = run.pull_requests
-    assert pr["token"] == run.secrets["GITHUB_TOKEN"]
     summary = json.loads(pr["files"]["tests/utils/tiny_model_summary.json"])
     assert {"BertModel", "GPT2LMHeadModel", "OPTForCausalLM"} <= set(summary)
     assert pr["files"]["docs/coverage.md"] == (ROOT / "docs" / "coverage.md").read_text(encoding="utf-8"), \
         "a partial run must not rewrite the full coverage table"
     assert "https://github.com/owner/tinymodels/actions/runs/4242" in pr["body"]
     assert "registered (model type, architecture) pairs built and validated" in pr["body"]
-    assert "no CI runs on that PR" in run.summaries["pr"]
+    if scenario == "app-token":
+        assert pr["token"] == "ghs_APPTOKEN"
+        assert "GitHub App" in run.summaries["pr"] and "no CI runs" not in run.summaries["pr"]
+    else:
+        assert pr["token"] == run.secrets["GITHUB_TOKEN"]
+        assert "no CI runs on that PR" in run.summaries["pr"]
+
+    # Publishing: its own job after aggregation, the only one that sees the token, organization checked.
+    if scenario != "timeout+publish":
+        assert run.jobs["publish"].result == "skipped", "publishing is opt-in"
+        assert not hub.state.repos
+    else:
+        assert run.jobs["publish"].result == "success"
+        publish = next(s for s in run.steps if s.job == "publish" and s.step == "Publish")
+        assert "organization 'org' checked" in publish.output
+        archs = {a for e in single.values() for a, i in e["pytorch"].items() if reports.arch_ok(i)}
+        assert set(hub.state.repos) == {f"org/tiny-random-{a}" for a in archs}
+        published = json.loads(run.artifacts.store["published-reports"][reports.CREATION_REPORT])
+        assert all(i.get("sha") for e in published.values() for i in e["pytorch"].values() if reports.arch_ok(i))
+        assert not any(HF_SECRET in s.output for s in run.steps), "the token is never logged"
     _token_free(run, allowed_jobs={"publish"})
-
-
-def test_pr_uses_an_app_token_when_configured(cache: Path, bin_dir: Path, tmp_path: Path) -> None:
-    run = WorkflowRun(WORKFLOW, ROOT, tmp_path, inputs={"model-types": "bert", "shards": 1, "validate": "forward"},
-                      variables={"TINY_MODELS_APP_ID": "12345"}, secrets={"TINY_MODELS_APP_PRIVATE_KEY": "pem"},
-                      bin_dir=bin_dir, env=HERMETIC, seed=restore_cache(cache)).run()
-    assert not _failures(run), "\n\n".join(_failures(run))
-    [pr] = run.pull_requests
-    assert pr["token"] == "ghs_APPTOKEN"
-    assert "no CI runs" not in run.summaries["pr"] and "GitHub App" in run.summaries["pr"]
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Any]:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from hubserver import HubServer
-
-    with HubServer() as server:
-        server.state.token = HF_SECRET
-        yield server
-
-
-def test_publish_job_uploads_after_aggregation_with_the_organization_checked(
-        cache: Path, bin_dir: Path, tmp_path: Path, hub: Any) -> None:
-    hub_env = {"TOKENIZERS_PARALLELISM": "false", "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf-home"),
-               "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
-    inputs = {"model-types": "bert,gpt2", "shards": 2, "validate": "forward", "upload": True}
-    wrong = WorkflowRun(WORKFLOW, ROOT, tmp_path / "wrong", inputs={**inputs, "organization": "not-mine"},
-                        secrets={"HF_TOKEN": HF_SECRET}, bin_dir=bin_dir, env=hub_env,
-                        seed=restore_cache(cache)).run()
-    assert wrong.jobs["publish"].result == "failure"
-    publish = next(s for s in wrong.steps if s.job == "publish" and s.step == "Publish")
-    assert "neither the token's user" in publish.output and not hub.state.repos
-
-    run = WorkflowRun(WORKFLOW, ROOT, tmp_path / "ok", inputs={**inputs, "organization": "org"},
-                      secrets={"HF_TOKEN": HF_SECRET}, bin_dir=bin_dir, env=hub_env, seed=restore_cache(cache)).run()
-    assert not _failures(run), "\n\n".join(_failures(run))
-    assert run.jobs["publish"].result == "success"
-    built = json.loads(run.artifacts.store["merged-reports"][reports.CREATION_REPORT])
-    archs = {a for e in built.values() for a, i in e["pytorch"].items() if reports.arch_ok(i)}
-    assert set(hub.state.repos) == {f"org/tiny-random-{a}" for a in archs}
-    published = json.loads(run.artifacts.store["published-reports"][reports.CREATION_REPORT])
-    assert all(i.get("sha") for e in published.values() for i in e["pytorch"].values() if reports.arch_ok(i))
-    _token_free(run, allowed_jobs={"publish"})
-    for step in run.steps:
-        if step.job == "publish":
-            assert HF_SECRET not in step.output, "the token is never logged"
 
 
 def test_a_scheduled_run_builds_everything_with_the_defaults_and_publishes_nothing() -> None:
