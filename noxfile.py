@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -30,8 +31,18 @@ def oldest_transformers() -> str:
     raise ValueError("pyproject.toml declares no transformers>=X lower bound")
 
 
+def _check_torch_index(session: nox.Session) -> None:
+    """On a GitHub runner, refuse to resolve torch from the default index (its multi-GB CUDA build)."""
+    configured = os.environ.get("PIP_EXTRA_INDEX_URL") or os.environ.get("PIP_INDEX_URL")
+    if os.environ.get("GITHUB_ACTIONS") == "true" and not configured \
+            and os.environ.get("ALLOW_DEFAULT_TORCH_INDEX") != "true":
+        session.error("PIP_EXTRA_INDEX_URL is empty: set the TORCH_INDEX_URL repository variable to PyTorch's "
+                      "CPU wheel index (or ALLOW_DEFAULT_TORCH_INDEX=true to install the CUDA torch on purpose)")
+
+
 def _install_package(session: nox.Session, extras: str) -> None:
     """Install torch first (pinned), then the package in editable mode, all under the constraints."""
+    _check_torch_index(session)
     session.install("-c", CONSTRAINTS, *TORCH)
     session.install("-c", CONSTRAINTS, "-e", f".[{extras}]")
 
@@ -68,6 +79,7 @@ def oldest(session: nox.Session) -> None:
     lines = (ROOT / CONSTRAINTS).read_text(encoding="utf-8").splitlines()
     kept = [line for line in lines if not line.strip().startswith("transformers")]
     constraints.write_text("\n".join([*kept, f"transformers=={version}", ""]), encoding="utf-8")
+    _check_torch_index(session)
     session.install("-c", str(constraints), *TORCH)
     session.install("-c", str(constraints), "-e", ".[models]")
     session.run("python", "-c", "import transformers; print('transformers', transformers.__version__)")
