@@ -312,6 +312,14 @@ def test_no_expressions_inside_run() -> None:
             assert "${{" not in step["run"], f"{name}:{job_id}: pass values through env:, not ${{{{ }}}}"
 
 
+def test_no_command_substitution_in_run_steps() -> None:
+    # bash ignores the exit status of a $(...) inside a command's arguments, even with -e and pipefail:
+    # `echo "ref=$(docker inspect ...)"` succeeds with an empty value. Outputs come from the CLI or an action.
+    for name, job_id, step in all_steps():
+        if "run" in step:
+            assert "$(" not in step["run"] and "`" not in step["run"], f"{name}:{job_id}: {step['run']}"
+
+
 def test_run_steps_are_one_line_cli_calls() -> None:
     for name, job_id, step in all_steps():
         if "run" not in step:
