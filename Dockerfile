@@ -28,19 +28,20 @@ RUN apt-get update \
 # constraints/torch.txt alone, so editing constraints/ci.txt does not rebuild it.
 # TORCH_INDEX_URL selects PyTorch's CPU wheel index; empty means the default index, whose torch is
 # the multi-GB CUDA build, so it is refused unless ALLOW_DEFAULT_TORCH_INDEX=true says it is meant.
-# TORCH_SPEC names the packages (pinned by torch.txt); PIP_FIND_LINKS (read by pip) adds local wheels.
-ARG TORCH_SPEC="torch torchvision"
+# TORCH_SPEC empty installs the pins of torch.txt; a spec replaces them (the offline smoke build passes
+# its local wheel's version); PIP_FIND_LINKS (read by pip) adds local wheels.
+ARG TORCH_SPEC=""
 ARG TORCH_INDEX_URL=""
 ARG ALLOW_DEFAULT_TORCH_INDEX=false
 ARG PIP_FIND_LINKS=""
-COPY constraints/torch.txt /tmp/torch-constraints.txt
+COPY constraints/torch.txt /tmp/torch-requirements.txt
 # hadolint ignore=DL3013,SC2086
 RUN if [ -z "$TORCH_INDEX_URL" ] && [ "$ALLOW_DEFAULT_TORCH_INDEX" != true ]; then \
         echo "error: build-arg TORCH_INDEX_URL is empty: set it to PyTorch's CPU wheel index (CI: the TORCH_INDEX_URL repository variable), or pass ALLOW_DEFAULT_TORCH_INDEX=true to install the default index's CUDA torch on purpose" >&2; \
         exit 1; \
     fi \
     && pip install --no-cache-dir ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} \
-        --constraint /tmp/torch-constraints.txt $TORCH_SPEC \
+        ${TORCH_SPEC:--r /tmp/torch-requirements.txt} \
     && pip freeze | grep -E '^torch(vision)?==' > /tmp/torch-installed.txt
 
 # Dependencies next, from pyproject.toml alone (with a stub package), so that a source change only
@@ -62,7 +63,7 @@ RUN { cat /tmp/torch-installed.txt; grep -vE '^torch(vision)?==' /tmp/ci-constra
 
 COPY . /tmp/src
 RUN pip install --no-cache-dir --no-deps /tmp/src \
-    && rm -rf /tmp/src /tmp/*constraints.txt /tmp/torch-installed.txt \
+    && rm -rf /tmp/src /tmp/*constraints.txt /tmp/torch-requirements.txt /tmp/torch-installed.txt \
     && python -c "import torch; from transformers import AutoImageProcessor, AutoModel, AutoTokenizer" \
     && tinymodels --version
 
