@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -18,10 +19,30 @@ CONSTRAINTS = "constraints/ci.txt"
 TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 LINTERS: list[str] = PYPROJECT["project"]["optional-dependencies"]["lint"]
+OLDEST_SMOKE = ROOT / "tests" / "fixtures" / "oldest-smoke.txt"
+
+
+def oldest_transformers() -> str:
+    """The lower bound of the transformers requirement in pyproject.toml (e.g. "5.20")."""
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        name, _, spec = requirement.partition(">=")
+        if name.strip() == "transformers" and spec:
+            return spec.split(",")[0].strip()
+    raise ValueError("pyproject.toml declares no transformers>=X lower bound")
+
+
+def _check_torch_index(session: nox.Session) -> None:
+    """On a GitHub runner, refuse to resolve torch from the default index (its multi-GB CUDA build)."""
+    configured = os.environ.get("PIP_EXTRA_INDEX_URL") or os.environ.get("PIP_INDEX_URL")
+    if os.environ.get("GITHUB_ACTIONS") == "true" and not configured \
+            and os.environ.get("ALLOW_DEFAULT_TORCH_INDEX") != "true":
+        session.error("PIP_EXTRA_INDEX_URL is empty: set the TORCH_INDEX_URL repository variable to PyTorch's "
+                      "CPU wheel index (or ALLOW_DEFAULT_TORCH_INDEX=true to install the CUDA torch on purpose)")
 
 
 def _install_package(session: nox.Session, extras: str) -> None:
     """Install torch first (pinned), then the package in editable mode, all under the constraints."""
+    _check_torch_index(session)
     session.install("-c", CONSTRAINTS, *TORCH)
     session.install("-c", CONSTRAINTS, "-e", f".[{extras}]")
 
@@ -47,6 +68,26 @@ def tests(session: nox.Session) -> None:
     """Run pytest (`nox -s tests -- -k workflows -x` passes arguments through)."""
     _install_package(session, "dev,models")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def oldest(session: nox.Session) -> None:
+    """Build the smoke set (tests/fixtures/oldest-smoke.txt) with the oldest declared transformers."""
+    version = oldest_transformers()
+    # The tested set with transformers swapped for the lower bound; the rest of the pins stay.
+    constraints = Path(session.create_tmp()) / "oldest-constraints.txt"
+    lines = (ROOT / CONSTRAINTS).read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if not line.strip().startswith("transformers")]
+    constraints.write_text("\n".join([*kept, f"transformers=={version}", ""]), encoding="utf-8")
+    _check_torch_index(session)
+    session.install("-c", str(constraints), *TORCH)
+    session.install("-c", str(constraints), "-e", ".[models]")
+    session.run("python", "-c", "import transformers; print('transformers', transformers.__version__)")
+    types = [t for line in OLDEST_SMOKE.read_text(encoding="utf-8").splitlines()
+             if (t := line.split("#")[0].strip())]
+    out = Path(session.create_tmp()) / "oldest-out"
+    session.run("tinymodels", "build", *types, "-o", str(out), "--validate", "forward", "--num-workers", "2",
+                "--force")
 
 
 @nox.session(default=False)

@@ -173,7 +173,9 @@ find_torch_wheel() {
     done
     return 0
 }
-BUILD_ARGS=(--build-arg "BASE_IMAGE=$STANDIN_IMAGE")
+# torch comes from local wheels (find-links) or this machine's configured index, never a CUDA download
+# by surprise: say so explicitly, as the Dockerfile requires when TORCH_INDEX_URL is empty.
+BUILD_ARGS=(--build-arg "BASE_IMAGE=$STANDIN_IMAGE" --build-arg ALLOW_DEFAULT_TORCH_INDEX=true)
 TORCH_WHEEL=${TORCH_WHEEL:-$(find_torch_wheel)}
 if [[ -n $TORCH_WHEEL ]]; then
     torch_version=$(basename "$TORCH_WHEEL" | cut -d- -f2)

@@ -182,3 +182,56 @@ def test_subprocess_exit_codes_and_stderr(tmp_path):
     assert "merged 1 partial report(s)" in proc.stderr and proc.stdout == ""
     assert (tmp_path / "merged" / reports.CREATION_REPORT).read_bytes() == (good / reports.CREATION_REPORT).read_bytes()
     assert "`bert`" in summary_file.read_text(encoding="utf-8")
+
+
+def _download_layout(root: Path, shards: list[list[str]]) -> Path:
+    """`partials/` as download-artifact (v5+, pattern, merge-multiple: false) leaves it:
+    one matched artifact is extracted straight into the path, several each into `path/<name>/`."""
+    partials = root / "partials"
+    if len(shards) == 1:
+        reports.write_reports(partials, {k: FULL[k] for k in shards[0]})
+    else:
+        for i, keys in enumerate(shards):
+            reports.write_reports(partials / f"reports-{i}", {k: FULL[k] for k in keys})
+    return partials
+
+
+@pytest.mark.parametrize("shards", [
+    [sorted(FULL)],
+    [["BertConfig", "T5Config"], ["GPT2Config", "ViTConfig"]],
+    [[k] for k in sorted(FULL)],
+], ids=["1-shard", "2-shards", "4-shards"])
+def test_the_download_path_works_for_any_shard_count(tmp_path, shards):
+    partials = _download_layout(tmp_path, shards)
+    proc = run_cli("aggregate", str(partials), "-o", str(tmp_path / "merged"))
+    assert proc.returncode == 0, proc.stderr
+    single = tmp_path / "single"
+    reports.write_reports(single, FULL)
+    for name in REPORT_FILES:
+        assert (tmp_path / "merged" / name).read_bytes() == (single / name).read_bytes(), name
+    assert f"merged {len(shards)} partial report(s)" in proc.stderr
+
+
+def test_merge_multiple_of_artifacts_with_a_shard_directory_each(tmp_path):
+    # merge-multiple puts every artifact's tree into the same path: fine when each carries its own dir.
+    for i, key in enumerate(sorted(FULL)):
+        reports.write_reports(tmp_path / "partials" / f"shard-{i}" / "reports", {key: FULL[key]})
+    merged = aggregate.merge_partials([tmp_path / "partials"])
+    assert merged.report == FULL and len(merged.sources) == 4
+
+
+def test_a_glob_over_a_one_artifact_download_is_refused_clearly(tmp_path):
+    partials = _download_layout(tmp_path, [sorted(FULL)])
+    files = sorted(str(p) for p in partials.iterdir())  # what `partials/*` expands to
+    proc = run_cli("aggregate", *files, "-o", str(tmp_path / "merged"))
+    assert proc.returncode == 5
+    assert "not a tiny_model_creation_report.json; pass the directory" in proc.stderr
+    assert not (tmp_path / "merged").exists()
+
+
+def test_an_artifact_without_a_creation_report_is_skipped_with_a_warning(tmp_path, capsys):
+    partials = _download_layout(tmp_path, [["BertConfig"], ["GPT2Config"]])
+    (partials / "reports-2").mkdir()  # a shard that died before its first report
+    merged = aggregate.merge_partials([partials])
+    assert set(merged.report) == {"BertConfig", "GPT2Config"}
+    assert "reports-2: no tiny_model_creation_report.json; skipping it" in capsys.readouterr().err

@@ -159,6 +159,7 @@ def test_cli_missing_timings_file_warns_and_estimates(tmp_path, capsys, monkeypa
     (["plan"], "name model types"),
     (["plan", "--all", "bert"], "--all plans every model type"),
     (["plan", "bert", "--shards", "0"], "--shards must be at least 1"),
+    (["plan", "--all", "--shards", "257"], "exceeds GitHub Actions' limit of 256"),
 ])
 def test_cli_usage_errors(argv, message, capsys):
     assert main(argv) == 2
@@ -179,3 +180,18 @@ def test_subprocess_unknown_model_type_exits_2_with_close_matches(tmp_path):
     assert proc.stdout == ""
     assert "unknown model type 'gtp2'" in proc.stderr and "'gpt2'" in proc.stderr
     assert not out_file.exists()
+
+
+def test_at_most_256_shards():
+    costs = {f"t{i:03d}": 1.0 for i in range(300)}
+    assert len(plan.assign_shards(costs, 256)) == 256
+    with pytest.raises(UsageError, match="limit of 256"):
+        plan.assign_shards(costs, 300)
+
+
+def test_subprocess_too_many_shards_exits_2_and_writes_no_matrix(tmp_path):
+    out_file = tmp_path / "github_output"
+    proc = run_cli("plan", "--all", "--shards", "300", env={"GITHUB_OUTPUT": str(out_file)})
+    assert proc.returncode == 2, proc.stderr
+    assert "--shards 300 exceeds GitHub Actions' limit of 256" in proc.stderr
+    assert proc.stdout == "" and not out_file.exists()

@@ -6,6 +6,7 @@ matrix and the container image come from, pins, permissions and the "one CLI cal
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -35,12 +36,13 @@ NODE24_MAJOR = {
     "peter-evans/create-pull-request": 8,
 }
 ALLOWED_COMMANDS = {"tinymodels", "pip", "python", "python3", "nox"}
-# The image job talks to the container engine; no other job does.
+# The image jobs talk to the container engine; no other job does.
 IMAGE_JOB_COMMANDS = ALLOWED_COMMANDS | {"docker", "echo"}
+IMAGE_JOBS = {("tiny-models.yml", "image"), ("ci.yml", "image")}
 READ_ONLY_TOP = ({}, {"contents": "read"})
 WRITE_SCOPES = {
     ("tiny-models.yml", "image"): {"packages"},
-    ("tiny-models.yml", "aggregate"): {"contents", "pull-requests"},
+    ("tiny-models.yml", "pr"): {"contents", "pull-requests"},
 }
 PLAN_MATRIX_KEYS = {"shard", "model_types", "cost"}
 
@@ -96,6 +98,21 @@ def test_dispatch_inputs(pipeline: dict[str, Any]) -> None:
             assert spec.get("default") in spec["options"]
 
 
+def test_schedule_and_workflow_call_share_the_dispatch_inputs(pipeline: dict[str, Any]) -> None:
+    on = pipeline[True]
+    assert on["schedule"] and all(len(entry["cron"].split()) == 5 for entry in on["schedule"])
+    dispatch, call = on["workflow_dispatch"]["inputs"], on["workflow_call"]["inputs"]
+    assert dispatch == call, "workflow_call must take exactly the dispatch inputs"
+    assert set(on["workflow_call"]["secrets"]) == {"HF_TOKEN", "PR_TOKEN", "TINY_MODELS_APP_PRIVATE_KEY"}
+    assert not any(s.get("required") for s in on["workflow_call"]["secrets"].values())
+
+
+def test_bash_with_pipefail_by_default() -> None:
+    # `shell: bash` runs `bash -eo pipefail`; the runner's default (`bash -e`) hides failures in pipes.
+    for path in workflow_files():
+        assert load(path)["defaults"]["run"]["shell"] == "bash", path.name
+
+
 def test_job_graph(pipeline: dict[str, Any]) -> None:
     jobs = pipeline["jobs"]
 
@@ -103,10 +120,11 @@ def test_job_graph(pipeline: dict[str, Any]) -> None:
         value = jobs[job].get("needs", [])
         return {value} if isinstance(value, str) else set(value)
 
-    assert {"image", "plan", "build", "aggregate"} <= set(jobs)
+    assert {"image", "plan", "build", "aggregate", "pr", "publish"} <= set(jobs)
     assert needs("image") == set()
     assert {"image", "plan"} <= needs("build")
     assert "build" in needs("aggregate")
+    assert "aggregate" in needs("pr") and "aggregate" in needs("publish")
     # The aggregate still runs when some shards failed, but not when the run was cancelled.
     assert "!cancelled()" in jobs["aggregate"].get("if", "")
     for job_id, job in jobs.items():
@@ -136,13 +154,14 @@ def test_build_uses_only_planned_matrix_keys() -> None:
 def test_container_image_by_digest(pipeline: dict[str, Any]) -> None:
     jobs = pipeline["jobs"]
     image_ref = jobs["image"]["outputs"]["ref"].replace(" ", "")
-    match = re.fullmatch(r"\$\{\{steps\.([\w-]+)\.outputs\.ref\}\}", image_ref)
+    match = re.fullmatch(r"\$\{\{steps\.([\w-]+)\.outputs\.name\}\}@\$\{\{steps\.([\w-]+)\.outputs\.digest\}\}",
+                         image_ref)
     assert match, image_ref
-    digest_step = next(s for s in jobs["image"]["steps"] if s.get("id") == match.group(1))
-    assert "RepoDigests" in digest_step["run"], "the image reference must be the pushed digest"
-    assert "GITHUB_OUTPUT" in digest_step["run"]
-    assert "ghcr.io/" in jobs["image"]["env"]["IMAGE"]
-    for job_id in ("plan", "build", "aggregate"):
+    steps = {s.get("id"): s for s in jobs["image"]["steps"]}
+    assert steps[match.group(2)]["uses"].startswith("docker/build-push-action@")
+    assert "ghcr.io/" in steps[match.group(1)]["env"]["IMAGE"]
+    assert "${IMAGE,,}" in steps[match.group(1)]["run"], "image names must be lower case"
+    for job_id in ("plan", "build", "aggregate", "pr", "publish"):
         container = jobs[job_id]["container"]
         assert container["image"].replace(" ", "") == "${{needs.image.outputs.ref}}", job_id
         assert set(container["credentials"]) == {"username", "password"}, job_id
@@ -154,41 +173,90 @@ def test_container_image_by_digest(pipeline: dict[str, Any]) -> None:
         assert perms.get("packages") in ("read", "write"), f"{job_id} cannot pull the image"
 
 
+def test_image_built_with_buildx_cache_labels_and_a_torch_index(pipeline: dict[str, Any]) -> None:
+    for path, job in ((PIPELINE, pipeline["jobs"]["image"]), (CI, load(CI)["jobs"]["image"])):
+        uses = [s.get("uses", "").split("@")[0] for s in job["steps"]]
+        assert "docker/setup-buildx-action" in uses, path.name
+        build = next(s for s in job["steps"] if s.get("uses", "").startswith("docker/build-push-action@"))
+        assert build["with"]["cache-from"].startswith("type=gha"), path.name
+        assert "TORCH_INDEX_URL=${{ vars.TORCH_INDEX_URL }}" in build["with"]["build-args"], path.name
+        smoke = [s for s in job["steps"] if s.get("run", "").startswith("docker run --rm --network none")]
+        assert smoke and "build bert" in smoke[0]["run"], path.name
+    build = next(s for s in pipeline["jobs"]["image"]["steps"] if s.get("id") == "build")
+    assert build["with"]["labels"].replace(" ", "") == "${{steps.meta.outputs.labels}}", "OCI labels"
+    assert "mode=max" in build["with"]["cache-to"]
+    assert "ALLOW_DEFAULT_TORCH_INDEX=${{ inputs.allow-default-torch-index" in build["with"]["build-args"]
+
+
 def test_build_job_runs_the_action_and_uploads_per_shard(pipeline: dict[str, Any]) -> None:
-    steps = pipeline["jobs"]["build"]["steps"]
+    job = pipeline["jobs"]["build"]
+    steps = job["steps"]
     action_steps = [s for s in steps if s.get("uses") == "./action"]
     assert len(action_steps) == 1
-    with_ = action_steps[0]["with"]
+    build = action_steps[0]
+    with_ = build["with"]
     assert "matrix.model_types" in with_["model-types"]
-    assert "secrets.HF_TOKEN" in with_["token"], "the Hub token comes from the HF_TOKEN secret"
+    assert "token" not in with_ and "upload" not in with_, "shards never see the Hub token"
+    assert "secrets." not in json.dumps(job), "no secret reaches a shard"
     assert str(with_["install"]).lower() == "false", "the image already has tinymodels"
+    # A step timeout fails the step; a job timeout cancels the job and skips the `!cancelled()` uploads.
+    assert 0 < build["timeout-minutes"] < job["timeout-minutes"]
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
     names = [s["with"]["name"] for s in uploads]
     assert len(names) == 2 and all("matrix.shard" in n for n in names), names
     assert all("!cancelled()" in s.get("if", "") for s in uploads), "upload what was built even on failure"
     report_upload = next(s for s in uploads if s["with"]["name"].startswith("reports-"))
+    model_upload = next(s for s in uploads if s["with"]["name"].startswith("models-"))
+    assert model_upload["with"]["include-hidden-files"] is True, "the .tinymodels.json stamps are hidden files"
     output_dir = with_["output-dir"]
     assert report_upload["with"]["path"].rstrip("/") == f"{output_dir}/reports"
 
 
-def test_aggregate_downloads_merges_and_opens_one_pr(pipeline: dict[str, Any]) -> None:
+def test_aggregate_merges_the_download_path(pipeline: dict[str, Any]) -> None:
     job = pipeline["jobs"]["aggregate"]
-    steps = job["steps"]
-    download = next(s for s in steps if s.get("uses", "").startswith("actions/download-artifact@"))
+    download = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
     assert download["with"]["pattern"] == "reports-*"
     # Shards write the same file names: each must land in its own directory.
     assert download["with"].get("merge-multiple") is False
     partials = download["with"]["path"]
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    # The path itself, never a glob: one matched artifact is extracted straight into it.
+    assert f"tinymodels aggregate {partials} -o merged" in runs, runs
+    assert set(job["permissions"]) == {"packages"}, "merging needs no write access"
+
+
+def test_pr_job_token_fallback_coverage_and_body(pipeline: dict[str, Any]) -> None:
+    job = pipeline["jobs"]["pr"]
+    steps = job["steps"]
+    app = next(s for s in steps if s.get("uses", "").startswith("actions/create-github-app-token@"))
+    assert "vars." in app["if"] and "secrets.TINY_MODELS_APP_PRIVATE_KEY" in app["with"]["private-key"]
+    assert {k for k in app["with"] if k.startswith("permission-")} == {"permission-contents",
+                                                                      "permission-pull-requests"}
     runs = [s["run"] for s in steps if "run" in s]
-    assert any(r.startswith(f"tinymodels aggregate {partials}/* -o ") for r in runs), runs
-    assert any(
-        r.startswith("tinymodels summary update --into tests/utils/tiny_model_summary.json") for r in runs
-    )
+    assert any(r.startswith("tinymodels summary update --into tests/utils/tiny_model_summary.json") for r in runs)
+    assert any(r.startswith("tinymodels summary coverage") and "--refresh docs/coverage.md" in r for r in runs)
+    assert any(r.startswith("tinymodels summary note --pr-token") for r in runs)
     pr = next(s for s in steps if s.get("uses", "").startswith("peter-evans/create-pull-request@"))
+    token = pr["with"]["token"].replace(" ", "")
+    assert token == "${{steps.app-token.outputs.token||secrets.PR_TOKEN||github.token}}"
     assert pr["with"]["branch"], "a fixed branch makes the PR idempotent"
-    assert pr["with"]["add-paths"] == "tests/utils/tiny_model_summary.json"
+    assert pr["with"]["add-paths"].split() == ["tests/utils/tiny_model_summary.json", "docs/coverage.md"]
+    assert pr["with"]["body-path"]
     assert job["concurrency"]["cancel-in-progress"] is False
     assert "${{" not in job["concurrency"]["group"], "one PR branch needs one fixed concurrency group"
+
+
+def test_publish_is_its_own_gated_job(pipeline: dict[str, Any]) -> None:
+    jobs = pipeline["jobs"]
+    job = jobs["publish"]
+    assert job["environment"] == "hub-publish", "approval and the HF_TOKEN secret live in the environment"
+    assert "inputs.upload" in job["if"]
+    run = next(s for s in job["steps"] if "run" in s and s["run"].startswith("tinymodels upload"))
+    assert "--check-organization" in run["run"]
+    assert run["env"]["HF_TOKEN"].replace(" ", "") == "${{secrets.HF_TOKEN}}"
+    for job_id, other in jobs.items():
+        if job_id != "publish":
+            assert "HF_TOKEN" not in json.dumps(other), f"{job_id} must not see the Hub token"
 
 
 # --- every workflow and the action --------------------------------------------------------------
@@ -244,6 +312,14 @@ def test_no_expressions_inside_run() -> None:
             assert "${{" not in step["run"], f"{name}:{job_id}: pass values through env:, not ${{{{ }}}}"
 
 
+def test_no_command_substitution_in_run_steps() -> None:
+    # bash ignores the exit status of a $(...) inside a command's arguments, even with -e and pipefail:
+    # `echo "ref=$(docker inspect ...)"` succeeds with an empty value. Outputs come from the CLI or an action.
+    for name, job_id, step in all_steps():
+        if "run" in step:
+            assert "$(" not in step["run"] and "`" not in step["run"], f"{name}:{job_id}: {step['run']}"
+
+
 def test_run_steps_are_one_line_cli_calls() -> None:
     for name, job_id, step in all_steps():
         if "run" not in step:
@@ -251,7 +327,7 @@ def test_run_steps_are_one_line_cli_calls() -> None:
         script = step["run"].strip()
         assert "\n" not in script, f"{name}:{job_id}: keep logic in the CLI, one line per step"
         command = script.split()[0]
-        allowed = IMAGE_JOB_COMMANDS if (name, job_id) == (PIPELINE.name, "image") else ALLOWED_COMMANDS
+        allowed = IMAGE_JOB_COMMANDS if (name, job_id) in IMAGE_JOBS else ALLOWED_COMMANDS
         assert command in allowed, f"{name}:{job_id}: {command!r} is not a call into the CLI"
 
 
@@ -281,14 +357,23 @@ def test_action_contract(action: dict[str, Any]) -> None:
 
 def test_action_installs_itself_and_hides_the_token(action: dict[str, Any]) -> None:
     steps = action["runs"]["steps"]
-    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    install = next(s for s in steps if "install.py" in s.get("run", ""))
     assert install["env"]["ACTION_PATH"].replace(" ", "") == "${{github.action_path}}"
-    assert "constraints/ci.txt" in install["run"], "torch must come pinned by the constraints"
+    assert install["env"]["TORCH_INDEX"].replace(" ", "") == "${{inputs.torch-index}}"
+    assert install["env"]["VENV"].replace(" ", "").startswith("${{runner.temp}}/"), "its own venv"
     token_steps = [s for s in steps if "inputs.token" in str(s.get("env", {}))]
     assert token_steps and all(
         s["env"].get("HF_TOKEN", "").replace(" ", "") == "${{inputs.token}}" for s in token_steps
     )
     assert all("upload" in s.get("if", "") for s in token_steps), "only the upload step sees the token"
+
+
+def test_ci_runs_the_action_on_bert_and_the_oldest_session() -> None:
+    jobs = load(CI)["jobs"]
+    uses = [s for s in jobs["action"]["steps"] if s.get("uses") == "./action"]
+    assert uses and uses[0]["with"]["model-types"] == "bert"
+    assert "vars.TORCH_INDEX_URL" in uses[0]["with"]["torch-index"]
+    assert "oldest" in next(s["run"] for s in jobs["lint-and-test"]["steps"] if "nox -s" in s.get("run", "")).split()
 
 
 def test_workflow_uses_of_the_action_match_its_inputs(action: dict[str, Any]) -> None:
@@ -314,19 +399,48 @@ def test_dockerfile_contract() -> None:
     users = re.findall(r"^USER (\S+)$", text, re.M)
     assert users and users[-1] not in ("root", "0"), "the image must run as a non-root user"
     assert "[models]" in text, "the image carries the optional model libraries"
-    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    assert {".venv", ".nox", "tiny-models", ".git"} <= set(ignored)
+    assert "org.opencontainers.image.title" in text
+    # The torch layer reads constraints/torch.txt only: ci.txt is copied after it.
+    assert text.index("COPY constraints/torch.txt") < text.index("pip install") < text.index("COPY constraints/ci.txt")
+
+
+def _torch_guard() -> str:
+    """The Dockerfile's check on TORCH_INDEX_URL, as the shell script it runs."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", "\n")
+    block = text[text.index('RUN if [ -z "$TORCH_INDEX_URL" ]') + 4:]
+    return block[: block.index("fi") + 2]
+
+
+@pytest.mark.parametrize(("index", "allow", "ok"), [("", "false", False), ("", "true", True),
+                                                    ("https://index.example/cpu", "false", True)])
+def test_dockerfile_refuses_the_default_torch_index_unless_allowed(index: str, allow: str, ok: bool) -> None:
+    proc = subprocess.run(["sh", "-c", _torch_guard()], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "TORCH_INDEX_URL": index, "ALLOW_DEFAULT_TORCH_INDEX": allow})
+    assert (proc.returncode == 0) == ok, proc.stderr
+    if not ok:
+        assert "TORCH_INDEX_URL is empty" in proc.stderr and "ALLOW_DEFAULT_TORCH_INDEX=true" in proc.stderr
+
+
+def test_dockerignore_is_an_allow_list() -> None:
+    lines = [line for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]
+    assert lines[0] == "*"
+    assert {"!src/", "!pyproject.toml", "!README.md", "!constraints/"} <= set(lines)
+    assert not any(line.startswith("!") and line.strip("!/") in ("tests", "docs", ".git", ".github") for line in lines)
 
 
 def test_torch_pins_agree() -> None:
-    constraints = (ROOT / "constraints" / "ci.txt").read_text(encoding="utf-8")
-    pinned = sorted(re.findall(r"^(torch(?:vision)?==[\w.]+)$", constraints, re.M))
-    assert len(pinned) == 2
+    def pins(text: str) -> list[str]:
+        return sorted(re.findall(r"^(torch(?:vision)?==[\w.]+)$", text, re.M))
+
+    torch_only = pins((ROOT / "constraints" / "torch.txt").read_text(encoding="utf-8"))
+    assert len(torch_only) == 2
+    assert pins((ROOT / "constraints" / "ci.txt").read_text(encoding="utf-8")) == torch_only
     noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
-    assert sorted(re.findall(r'"(torch(?:vision)?==[\w.]+)"', noxfile)) == pinned
+    assert sorted(re.findall(r'"(torch(?:vision)?==[\w.]+)"', noxfile)) == torch_only
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    spec = re.search(r'^ARG TORCH_SPEC="([^"]+)"$', dockerfile, re.M)
-    assert spec and sorted(spec.group(1).split()) == pinned
+    assert re.search(r'^ARG TORCH_SPEC=""$', dockerfile, re.M), "by default the pins come from torch.txt"
+    assert "${TORCH_SPEC:--r /tmp/torch-requirements.txt}" in dockerfile
 
 
 LINTERS: list[tuple[str, list[str]]] = [

@@ -33,26 +33,47 @@ def find_report_file(path: Path, name: str) -> Path:
     raise ReportError(f"{path}: no {name} here or in {path / 'reports'}")
 
 
+# Report files other than the creation report: what a download of one artifact puts straight
+# into its path, and what `partials/*` then expands to.
+_SIBLING_REPORTS = frozenset({reports.SUMMARY, reports.FAILED_REPORT, reports.SIMPLE_REPORT,
+                              reports.SIMPLE_FAILED_REPORT, reports.FAILED_UPLOADS})
+
+
+def _shard_reports(path: Path) -> list[Path]:
+    """Creation reports in the sub-directories of `path` (one per downloaded shard artifact)."""
+    found = []
+    for child in sorted(p for p in path.iterdir() if p.is_dir()):
+        try:
+            found.append(find_report_file(child, reports.CREATION_REPORT))
+        except ReportError:
+            # An artifact without a creation report: its shard died before writing one.
+            log.warning(f"{child}: no {reports.CREATION_REPORT}; skipping it")
+    return found
+
+
 def partial_report_files(paths: Iterable[Path]) -> list[Path]:
     """Creation reports named by `paths`.
 
     A path is a creation report, a report directory, an output directory, or a directory
-    whose sub-directories are any of those (one per downloaded shard artifact).
+    whose sub-directories are any of those. The last two are what ``download-artifact``
+    gives for one and for several shard artifacts (one matched artifact is extracted
+    straight into its path, several each into a sub-directory, or all into the path with
+    ``merge-multiple``), so passing the download path itself works for any shard count.
     """
     found: list[Path] = []
     for path in paths:
+        if path.is_file() and path.name in _SIBLING_REPORTS:
+            raise ReportError(
+                f"{path}: a {path.name}, not a {reports.CREATION_REPORT}; pass the directory that holds "
+                f"the reports ({path.parent}), not its files (download-artifact extracts a single "
+                "matched artifact straight into its path, so a glob over that path names files)")
         try:
             found.append(find_report_file(path, reports.CREATION_REPORT))
             continue
         except ReportError:
             if not path.is_dir():
                 raise
-        children = []
-        for child in sorted(p for p in path.iterdir() if p.is_dir()):
-            try:
-                children.append(find_report_file(child, reports.CREATION_REPORT))
-            except ReportError:
-                pass
+        children = _shard_reports(path)
         if not children:
             raise ReportError(
                 f"{path}: no {reports.CREATION_REPORT} in it, in {path / 'reports'}, or in its sub-directories"

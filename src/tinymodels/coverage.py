@@ -130,3 +130,14 @@ def render_coverage(report: Mapping[str, Mapping[str, Any]],
         "",
     ]
     return "\n".join(out)
+
+
+def headline(markdown: str) -> list[str]:
+    """The bold totals paragraphs of a coverage table (what a PR body or README quotes)."""
+    lines = []
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            break
+        if line.startswith("**"):
+            lines.append(line)
+    return lines

@@ -27,6 +27,8 @@ from tinymodels.errors import ReportError, UsageError
 # set-up are paid once per model type, then each architecture is built and validated.
 SECONDS_PER_MODEL_TYPE: Final[float] = 5.0
 SECONDS_PER_ARCHITECTURE: Final[float] = 10.0
+# GitHub Actions refuses a matrix of more than 256 jobs per workflow run.
+MAX_SHARDS: Final[int] = 256
 
 
 @dataclass(frozen=True)
@@ -121,14 +123,22 @@ def expected_costs(
     return {t: timings[t] if t in timings else estimates[t] * scale for t in model_types}
 
 
+def check_shard_count(shards: int) -> None:
+    """Refuse a shard count GitHub cannot run (it would fail the run after the plan job)."""
+    if shards < 1:
+        raise UsageError(f"--shards must be at least 1 (got {shards})")
+    if shards > MAX_SHARDS:
+        raise UsageError(f"--shards {shards} exceeds GitHub Actions' limit of {MAX_SHARDS} jobs per matrix; "
+                         f"use at most {MAX_SHARDS} (each shard then builds more model types)")
+
+
 def assign_shards(costs: Mapping[str, float], shards: int) -> list[Shard]:
     """Greedy LPT: the costliest remaining type goes to the least-loaded shard.
 
     Ties are broken by name and by shard index, so the result is deterministic. There are
     never more shards than model types, so no shard is empty.
     """
-    if shards < 1:
-        raise UsageError(f"--shards must be at least 1 (got {shards})")
+    check_shard_count(shards)
     if not costs:
         raise UsageError("nothing to plan: no model types")
     n = min(shards, len(costs))

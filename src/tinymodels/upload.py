@@ -533,7 +533,7 @@ def _resolve_token(token: str | None) -> str:
     return stored
 
 
-def _check_token(api: Any, token: str, redact: Callable[[object], str], max_attempts: int) -> str:
+def _check_token(api: Any, token: str, redact: Callable[[object], str], max_attempts: int) -> _Who:
     """Fail fast, before any upload, on a rejected token or an unreachable Hub."""
     try:
         who = with_retry(lambda: api.whoami(token=token), "check token", redact, max_attempts)
@@ -543,7 +543,29 @@ def _check_token(api: Any, token: str, redact: Callable[[object], str], max_atte
                               "check HF_TOKEN / --token") from None
         raise UploadError(redact(f"cannot reach the Hub at {api.endpoint}: {_describe(exc)}. Check "
                                  "HF_ENDPOINT and your network, then re-run.")) from None
-    return str(who.get("name") or "?")
+    return _Who(str(who.get("name") or "?"),
+                tuple(str(o.get("name")) for o in who.get("orgs") or () if isinstance(o, dict) and o.get("name")))
+
+
+@dataclass(frozen=True)
+class _Who:
+    """The token's owner and the organizations it belongs to."""
+
+    name: str
+    orgs: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _check_namespace(who: _Who, organization: str, endpoint: str) -> None:
+    """The token must be able to publish under `organization` (its user or one of its orgs)."""
+    allowed = {who.name, *who.orgs}
+    if organization not in allowed:
+        raise UploadError(f"--organization {organization!r} is neither the token's user ({who.name!r}) nor one "
+                          f"of its organizations ({', '.join(sorted(who.orgs)) or 'none'}) on {endpoint}; "
+                          "nothing was uploaded")
+    log.info(f"organization {organization!r} checked: the token's {'user' if organization == who.name else 'org'}")
 
 
 def _update_reports(output: Path, summary: UploadSummary) -> None:
@@ -593,8 +615,13 @@ def upload_output(
     timeout: float | None = None,
     endpoint: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    check_organization: bool = False,
 ) -> UploadSummary:
     """Publish every validated folder of `output` to `ORG/tiny-random-*` and update the reports.
+
+    With `check_organization`, the token's owner must be `organization` or one of its
+    organizations (the Hub's whoami), else nothing is uploaded: a typo in free-text CI input
+    then fails before any repo is created under an unintended namespace.
 
     Token: `token`, else `$HF_TOKEN`, else the stored login. Endpoint: `endpoint`, else
     `$HF_ENDPOINT`. Raises `UploadError` when nothing can be attempted (no report, bad token,
@@ -604,7 +631,7 @@ def upload_output(
 
     output = Path(output)
     organization = (organization or "").strip()
-    if not organization or "/" in organization:
+    if not organization or not _REPO_NAME_RE.match(organization):
         raise UploadError(f"--organization must be a Hub user or organization name (got {organization!r})")
     if max_workers < 1 or max_attempts < 1:
         raise UploadError("--max-workers and the attempt count must be at least 1")
@@ -632,6 +659,8 @@ def upload_output(
     endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "").rstrip("/") or None
     api = HfApi(endpoint=endpoint, token=token)
     user = _check_token(api, token, redact, max_attempts)
+    if check_organization:
+        _check_namespace(user, organization, api.endpoint)
     log.info(f"uploading {len(targets)} model folder(s) to {api.endpoint}/{organization} as {user} "
              f"({'pull requests for existing repos' if create_pr else 'commits to main'})")
 

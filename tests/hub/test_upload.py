@@ -256,3 +256,23 @@ def test_build_with_upload_flag_subprocess(hub, tmp_path):
         repo = hub.state.repo(f"{ORG}/tiny-random-{Path(info['checkpoint']).name}")
         assert summ[arch]["sha"] == info["sha"] == repo.refs["main"]
     _no_token_anywhere(out, hub, proc.stdout, proc.stderr)
+
+
+def test_check_organization_refuses_a_namespace_the_token_cannot_publish_to(hub, output):
+    env = dict(os.environ)
+    proc = _cli(str(output), "--organization", "orgg", "--check-organization", env=env)
+    assert proc.returncode == 6
+    assert "'orgg' is neither the token's user ('local-user') nor one of its organizations (org)" in proc.stderr
+    assert not hub.state.repos and not hub.state.calls("POST", r"/commit/")
+    _no_token_anywhere(output, hub, proc.stdout, proc.stderr)
+    # Malformed names never reach the Hub.
+    proc = _cli(str(output), "--organization", "my org", "--check-organization", env=env)
+    assert proc.returncode == 6 and "must be a Hub user or organization name" in proc.stderr
+
+
+@pytest.mark.parametrize("namespace", [ORG, "local-user"])
+def test_check_organization_accepts_the_tokens_org_and_user(hub, output, namespace):
+    proc = _cli(str(output), "--organization", namespace, "--check-organization", env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert f"organization {namespace!r} checked" in proc.stderr
+    assert {r.split("/")[0] for r in hub.state.repos} == {namespace}

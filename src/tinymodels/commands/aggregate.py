@@ -12,8 +12,11 @@ DESCRIPTION = """\
 Merge the creation reports of CI shards (and their failed_uploads.json) and write the
 five report files to --output, exactly as a single-process build of the same model
 types would. Each PARTIAL is a tiny_model_creation_report.json, its report directory,
-a build output directory, or a directory whose sub-directories are any of those (e.g.
-one per downloaded shard artifact).
+a build output directory, or a directory whose sub-directories are any of those. Pass
+download-artifact's path itself: it holds the report files when one shard artifact was
+downloaded and one sub-directory per artifact when several were, and both work. A report
+file other than the creation report (what a glob such as 'partials/*' names after a
+one-artifact download) is refused with that explanation.
 
 Everything is checked before anything is written: a partial that is not valid JSON or
 does not have the creation-report shape, or a config class reported differently by two
@@ -23,7 +26,7 @@ set, a Markdown table of the merged result is appended to it.
 
 Examples:
   tinymodels aggregate shard-0/reports shard-1/reports -o tiny-models/reports
-  tinymodels aggregate artifacts/ -o merged/reports   # artifacts/report-0, report-1, ...
+  tinymodels aggregate partials -o merged   # partials/reports-0/, reports-1/, ... or one shard's files
 """
 
 

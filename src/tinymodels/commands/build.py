@@ -83,6 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no_check", "--no-check", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--upload", action="store_true", help="publish built models to the Hub afterwards")
     parser.add_argument("--organization", default=None, help="Hub organization/user for --upload")
+    parser.add_argument("--check-organization", action="store_true",
+                        help="with --upload: refuse unless --organization is the token's user or one of its orgs")
     parser.add_argument("--token", default=None, help="Hub token for --upload (default: $HF_TOKEN)")
     parser.add_argument("--no-pr", action="store_true", help="with --upload: commit to main instead of opening PRs")
 
@@ -170,5 +172,6 @@ def run(args: argparse.Namespace) -> int:
     if args.upload:
         from tinymodels.upload import upload_output
 
-        upload_output(options.output, organization=args.organization, token=args.token, create_pr=not args.no_pr)
+        upload_output(options.output, organization=args.organization, token=args.token, create_pr=not args.no_pr,
+                      check_organization=args.check_organization)
     return code

@@ -18,7 +18,9 @@ build time, printed as a GitHub Actions matrix on stdout:
 Each shard passes its "model_types" to 'tinymodels build --model-types'. Costs are the
 seconds recorded in a previous creation report (--timings), otherwise an estimate from
 the number of architectures of each type. Assignment is greedy longest-first, so the
-same input always gives the same matrix; there are never more shards than model types.
+same input always gives the same matrix; there are never more shards than model types,
+and never more than 256 (GitHub's limit on the jobs of one matrix): a larger --shards
+is a usage error (exit code 2).
 When $GITHUB_OUTPUT is set, 'matrix=<json>' and 'shards=<n>' are appended to it.
 
 Examples:
@@ -55,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--all plans every model type; do not also name model types")
     if not args.all and not requested:
         raise UsageError("name model types to plan (e.g. 'tinymodels plan bert gpt2') or pass --all")
-    if args.shards < 1:
-        raise UsageError(f"--shards must be at least 1 (got {args.shards})")
+    # Before resolving model types (which imports transformers): a bad count fails fast.
+    plan.check_shard_count(args.shards)
 
     timings: dict[str, float] = {}
     if args.timings is not None:

@@ -23,12 +23,16 @@ lost is detected before retrying, so it is never made twice.
 Afterwards the reports in OUTPUT_DIR/reports/ carry each model's commit sha (and PR
 URL); failures are listed in reports/failed_uploads.json and make the exit code 6.
 
+--check-organization first asks the Hub who the token belongs to and refuses (exit 6,
+nothing uploaded) unless ORG is that user or one of its organizations.
+
 Token: --token, else $HF_TOKEN, else the login stored by `hf auth login`. The token
 is never printed. Hub endpoint: $HF_ENDPOINT (default: the public Hub).
 
 Examples:
   HF_TOKEN=hf_xxx tinymodels upload tiny-models --organization my-org
   tinymodels upload out --organization my-org --no-pr --max-workers 2
+  tinymodels upload out --organization my-org --check-organization   # what the CI publish job runs
   tinymodels build bert gpt2 -o out --upload --organization my-org
 """
 
@@ -43,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=None,
                         help="Hub token with write access (default: $HF_TOKEN, then the stored login); "
                         "prefer HF_TOKEN, since command-line arguments are visible to other processes")
+    parser.add_argument("--check-organization", action="store_true",
+                        help="refuse to upload unless --organization is the token's user or one of its "
+                        "organizations (checked with the Hub's whoami; what CI uses)")
     parser.add_argument("--no-pr", action="store_true",
                         help="commit to main in existing repos instead of opening pull requests")
     parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS,
@@ -64,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.output.is_dir():
         raise UsageError(f"{args.output} is not a directory: pass the output dir of 'tinymodels build'")
     summary = upload_output(args.output, organization=args.organization, token=args.token,
-                            create_pr=not args.no_pr, max_workers=args.max_workers, timeout=args.timeout)
+                            create_pr=not args.no_pr, max_workers=args.max_workers, timeout=args.timeout,
+                            check_organization=args.check_organization)
     for r in summary.results:
         extra = f" {r.pr_url}" if r.pr_url else ""
         print(f"{r.repo_id}\t{r.status}\t{r.sha}{extra}", flush=True)
