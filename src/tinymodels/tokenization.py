@@ -44,12 +44,9 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from tinymodels.corpus import load_corpus
 
@@ -74,8 +71,9 @@ def class_knowledge() -> dict[str, dict[str, Any]]:
     training "succeeds" but the result is unusable, so train the generic backend. Each entry
     has a `reason`.
     """
-    text = resources.files("tinymodels").joinpath("resources", "tokenizers.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
+    from tinymodels.knowledge import load_resource
+
+    data = load_resource("tokenizers.yaml")
     for name, entry in data.items():
         if not isinstance(entry, dict) or not entry.get("reason") or set(entry) - _CLASS_FIELDS:
             raise ValueError(f"tokenizers.yaml: {name}: a mapping with a 'reason' and only {sorted(_CLASS_FIELDS)}")
