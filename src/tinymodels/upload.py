@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import os
 import re
 import threading
 import time
@@ -34,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from tinymodels import __version__, log
+from tinymodels import __version__, environment, log
 from tinymodels.errors import UploadError
 from tinymodels.reports import (
     CREATION_REPORT,
@@ -234,10 +233,7 @@ def retry_after(exc: BaseException) -> float | None:
 
 
 def _backoff_base() -> float:
-    try:
-        return float(os.environ.get("TINYMODELS_UPLOAD_BACKOFF", DEFAULT_BACKOFF))
-    except ValueError:
-        return DEFAULT_BACKOFF
+    return environment.upload_backoff(DEFAULT_BACKOFF)
 
 
 def _wait(attempt: int, exc: BaseException) -> float:
@@ -523,8 +519,9 @@ def _upload_one(api: Any, target: _Target, organization: str, create_pr: bool,
 def _resolve_token(token: str | None) -> str:
     if token:
         return token
-    if os.environ.get("HF_TOKEN"):
-        return os.environ["HF_TOKEN"]
+    from_env = environment.hf_token()
+    if from_env:
+        return from_env
     from huggingface_hub import get_token
 
     stored = get_token()
@@ -627,9 +624,9 @@ def upload_output(
     token = _resolve_token(token)
     redact = _Redactor(token)
     if timeout is None:
-        timeout = float(os.environ.get("TINYMODELS_HUB_TIMEOUT", DEFAULT_TIMEOUT))
+        timeout = environment.hub_timeout(DEFAULT_TIMEOUT)
     configure_http(timeout)
-    endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "").rstrip("/") or None
+    endpoint = (endpoint or environment.hf_endpoint() or "").rstrip("/") or None
     api = HfApi(endpoint=endpoint, token=token)
     user = _check_token(api, token, redact, max_attempts)
     log.info(f"uploading {len(targets)} model folder(s) to {api.endpoint}/{organization} as {user} "
