@@ -93,7 +93,7 @@ def _train_with_panic_guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """The tokenizers Rust trainer can panic (pyo3 PanicException is a BaseException)."""
     try:
         return fn(*args, **kwargs)
-    except Exception:
+    except Exception:  # ordinary errors pass through untouched; only the panic below is translated
         raise
     except BaseException as exc:  # noqa: BLE001 - PanicException derives from BaseException
         if type(exc).__name__ == "PanicException":
@@ -424,7 +424,7 @@ def _build_class(cls: type, corpus: Sequence[str], vocab_size: int) -> tuple[Any
     if issubclass(cls, TokenizersBackend):
         try:
             blank = cls(**init)
-        except Exception as exc:
+        except Exception as exc:  # any blank-construction error: fatal only for a class with its own pipeline
             if _own_pipeline(cls):
                 raise TokenizerBuildError(f"{cls.__name__}() cannot be built blank: {type(exc).__name__}: {exc}") from exc
             # Only decoding tweaks over the base class: the generic pipeline keeps the class.

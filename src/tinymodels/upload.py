@@ -258,7 +258,7 @@ def with_retry(fn: Callable[[], T], what: str, redact: Callable[[object], str],
         attempt += 1
         try:
             return fn()
-        except Exception as exc:
+        except Exception as exc:  # is_transient decides: the rest is re-raised
             if not is_transient(exc) or attempt >= max_attempts:
                 raise
             delay = _wait(attempt, exc)
@@ -464,7 +464,7 @@ def _publish(api: Any, target: _Target, repo_id: str, files: list[_LocalFile], c
                 # for a PR it fixes the PR's base.
                 parent_commit=state.main.sha if state.main and state.main.sha else None,
             )
-        except Exception as exc:
+        except Exception as exc:  # transient errors and a moved main are retried, the rest re-raised
             conflict = isinstance(exc, HfHubHTTPError) and _status(exc) == 412  # main moved meanwhile
             if not (is_transient(exc) or conflict) or attempt >= max_attempts:
                 raise
@@ -504,7 +504,7 @@ def _upload_one(api: Any, target: _Target, organization: str, create_pr: bool,
                           target.config_class)
         files = local_files(target.folder, card)
         result = _publish(api, target, repo_id, files, create_pr, redact, max_attempts)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one repo's failure is reported (token redacted); the others still upload
         reason = redact(f"Failed to upload {target.model_dir}. {_describe(exc)}{_hint(exc)}")
         log.error(reason)
         return UploadResult(target.model_dir, target.architecture, repo_id, "failed", error=reason)
@@ -534,7 +534,7 @@ def _check_token(api: Any, token: str, redact: Callable[[object], str], max_atte
     """Fail fast, before any upload, on a rejected token or an unreachable Hub."""
     try:
         who = with_retry(lambda: api.whoami(token=token), "check token", redact, max_attempts)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - re-raised as UploadError, with the token redacted from the message
         if _status(exc) == 401:
             raise UploadError(f"the Hub at {api.endpoint} rejected the token ({mask_token(token)}): "
                               "check HF_TOKEN / --token") from None

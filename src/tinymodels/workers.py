@@ -93,7 +93,7 @@ def memory_usage() -> tuple[int, int]:
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: get SIGKILLed when the parent dies (even by SIGKILL), so no orphan keeps building."""
     if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # best effort: without prctl the parent's own cleanup still applies
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
