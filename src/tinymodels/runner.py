@@ -80,21 +80,19 @@ def _check_output(output: Path) -> None:
 @contextlib.contextmanager
 def _output_lock(output: Path) -> Iterator[None]:
     """One build per output directory at a time (the stale-folder cleanup relies on it)."""
+    from filelock import FileLock, Timeout
+
+    # timeout=0: a second build fails at once instead of waiting for the first to finish.
+    lock = FileLock(output / LOCK_FILE, timeout=0)
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no locking
+        lock.acquire()
+    except Timeout as exc:
+        raise OutputDirError(f"another tinymodels build is writing to {output}; wait for it to finish "
+                             "or choose another directory with -o/--output") from exc
+    try:
         yield
-        return
-    with open(output / LOCK_FILE, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise OutputDirError(f"another tinymodels build is writing to {output}; wait for it to finish "
-                                 "or choose another directory with -o/--output") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        lock.release()
 
 
 def clean_stale(output: Path) -> list[str]:

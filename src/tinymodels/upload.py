@@ -55,7 +55,6 @@ MAX_BACKOFF: Final[float] = 60.0
 # PR refs inspected for an existing PR that already carries our content (newest first).
 MAX_PRS_INSPECTED: Final[int] = 20
 TRANSIENT_STATUS: Final[frozenset[int]] = frozenset({408, 429, 500, 502, 503, 504})
-_REPO_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 T = TypeVar("T")
 
@@ -494,12 +493,13 @@ def _hint(exc: BaseException) -> str:
 
 def _upload_one(api: Any, target: _Target, organization: str, create_pr: bool,
                 redact: Callable[[object], str], max_attempts: int) -> UploadResult:
+    from huggingface_hub.utils import validate_repo_id
+
     from tinymodels.modelcard import model_card
 
     repo_id = repo_id_for(organization, target.folder.name)
     try:
-        if not _REPO_NAME_RE.match(repo_id.split("/", 1)[1]) or len(repo_id.split("/", 1)[1]) > 96:
-            raise ValueError(f"invalid Hub repo name {repo_id!r}")
+        validate_repo_id(repo_id)  # the Hub's own rules (no `--`/`..`, no trailing `.`/`-`, ≤ 96 chars)
         card = model_card(target.folder, repo_id, target.architecture, target.info, target.entry,
                           target.config_class)
         files = local_files(target.folder, card)

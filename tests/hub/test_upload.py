@@ -256,3 +256,20 @@ def test_build_with_upload_flag_subprocess(hub, tmp_path):
         repo = hub.state.repo(f"{ORG}/tiny-random-{Path(info['checkpoint']).name}")
         assert summ[arch]["sha"] == info["sha"] == repo.refs["main"]
     _no_token_anywhere(out, hub, proc.stdout, proc.stderr)
+
+
+def test_a_repo_name_the_hub_refuses_fails_before_any_request(hub, output):
+    # `..` passed the old hand-written pattern (^[A-Za-z0-9][A-Za-z0-9._-]*$) but the Hub refuses
+    # it: huggingface_hub's own validate_repo_id stops it locally, and the other repo still uploads.
+    (output / "bert" / "BertModel").rename(output / "bert" / "BertModel..v2")
+    creation_path = output / "reports" / CREATION_REPORT
+    creation = json.loads(creation_path.read_text())
+    creation["BertConfig"]["pytorch"]["BertModel"]["checkpoint"] = "bert/BertModel..v2"
+    creation_path.write_text(json.dumps(creation))
+    with pytest.raises(UploadError, match="1 of 2 upload"):
+        upload_output(output, organization=ORG, max_attempts=1)
+    _, _, failed = _reports(output)
+    assert list(failed) == ["bert/BertModel..v2"]
+    assert "HFValidationError" in failed["bert/BertModel..v2"] and "Cannot have -- or .." in failed["bert/BertModel..v2"]
+    assert sorted(hub.state.repos) == [REPOS["BertForMaskedLM"]]
+    assert not hub.state.calls("POST", r"BertModel\.\.v2") and not hub.state.calls("GET", r"BertModel\.\.v2")
