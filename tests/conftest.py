@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-UPSTREAM_SUMMARY = REPO.parent / "shared" / "data" / "upstream_tiny_model_summary_2023.json"
+# Upstream's summary file, trimmed to what the tests need (origin in tests/fixtures/upstream/README.md).
+UPSTREAM_SUMMARY = REPO / "tests" / "fixtures" / "upstream" / "tiny_model_summary_2023.json"
 
 
 @pytest.fixture(autouse=True)
