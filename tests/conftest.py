@@ -43,6 +43,19 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
                           env=cli_env(env), cwd=cwd, timeout=timeout)
 
 
+# Fixtures that build real models (seconds to minutes): every test using one is an integration
+# test, marked `slow` so that `pytest -m "not slow"` is the fast loop (tests that build without a
+# fixture carry the marker themselves).
+BUILD_FIXTURES = frozenset({"built", "builds", "built_n2", "clean_n1", "composites"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a real-build fixture `slow`."""
+    for item in items:
+        if BUILD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One offline build of a text, a vision and a speech type, shared by the report tests."""

@@ -238,9 +238,7 @@ def test_cli_invalid_token_fails_clearly(hub, output):
     assert not hub.state.repos and not hub.state.calls("POST", r"/commit/")
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("TINYMODELS_SLOW_TESTS"),
-                    reason="builds real models (~20-40 s); set TINYMODELS_SLOW_TESTS=1")
+@pytest.mark.slow  # builds real models (~20-40 s): left out of the fast loop, run by CI
 def test_build_with_upload_flag_subprocess(hub, tmp_path):
     """`tinymodels build bert --upload`: the real builder's output goes straight to the Hub."""
     out = tmp_path / "built"
