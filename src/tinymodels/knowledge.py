@@ -13,7 +13,7 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Final
@@ -58,7 +58,7 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _where(path: Iterator[Any] | Any) -> str:
+def _where(path: Iterable[Any]) -> str:
     """`file.yaml: a.b[0].c` for a schema error's path (which starts with the file name)."""
     parts = list(path)
     tail = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts[1:]).lstrip(".")
@@ -91,7 +91,7 @@ def schema_errors(name: str, data: Any) -> list[str]:
                             [f"{name}: not a knowledge file: add its definition to {SCHEMA}"])
         else:
             messages.append(f"{_where(leaf.absolute_path)}: {leaf.message}")
-    return messages
+    return sorted(messages)  # jsonschema's own order follows set iteration: keep reruns comparable
 
 
 def validate_resource(name: str, data: Any) -> dict[str, Any]:
