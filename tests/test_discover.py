@@ -84,6 +84,7 @@ def test_a_sub_config_type_builds_and_validates(tmp_path: Path) -> None:
     assert (tmp_path / "blip_vision_model" / "BlipVisionModel" / "preprocessor_config.json").is_file()
 
 
+@pytest.mark.slow  # resolves the config class of every model type
 def test_alias_types_sharing_a_config_class_are_built_once() -> None:
     """gpt-sw3 reuses GPT2Config: building both would make one report entry overwrite the other."""
     from tinymodels.discover import config_class, resolve_model_types

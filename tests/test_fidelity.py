@@ -128,6 +128,7 @@ def test_parse_levels() -> None:
         parse_levels(",")
 
 
+@pytest.mark.slow  # a real gpt2 build through the CLI
 def test_validate_flag_on_the_cli(tmp_path: Path) -> None:
     bad = run_cli("build", "bert", "--validate", "forwrd", "-o", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "did you mean 'forward'" in bad.stderr

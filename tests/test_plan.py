@@ -173,6 +173,7 @@ def test_cli_malformed_timings_exit_5(tmp_path, capsys):
     assert "not a JSON object" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the CLI in a subprocess, importing transformers
 def test_subprocess_unknown_model_type_exits_2_with_close_matches(tmp_path):
     out_file = tmp_path / "github_output"
     proc = run_cli("plan", "bert", "gtp2", "--shards", "2", env={"GITHUB_OUTPUT": str(out_file)})

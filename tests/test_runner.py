@@ -286,3 +286,21 @@ def test_no_process_outlives_the_build(tmp_path: Path) -> None:
                            "-o", str(tmp_path), "-j", "2", "--validate", "forward"],
                           capture_output=True, text=True, env=cli_env(), timeout=300)
     assert proc.stdout.split() == ["0", "0"], proc.stdout + proc.stderr
+
+
+def test_a_second_build_on_a_locked_output_dir_is_refused(tmp_path: Path) -> None:
+    # The lock is what lets clean_stale delete another run's staging folders safely.
+    from tinymodels.errors import OutputDirError
+    from tinymodels.runner import _output_lock
+
+    with _output_lock(tmp_path):
+        with pytest.raises(OutputDirError, match="another tinymodels build is writing to") as caught:
+            with _output_lock(tmp_path):
+                pass
+        assert caught.value.return_code == 3
+        # Another process (a second `tinymodels build`) is refused too, with exit code 3.
+        proc = run_cli("build", "bert", "-o", str(tmp_path), "--num-workers", "0", timeout=300)
+        assert proc.returncode == 3, proc.stderr[-2000:]
+        assert "another tinymodels build is writing to" in proc.stderr
+    with _output_lock(tmp_path):  # released on exit: the next build proceeds
+        pass

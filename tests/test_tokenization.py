@@ -41,6 +41,7 @@ def _start_digests(names: list[str], hash_seed: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
+@pytest.mark.slow  # two processes train every listed tokenizer
 def test_tokenizer_files_identical_across_processes() -> None:
     """Two processes (different hash seeds, fresh Rust hash-map seeds) write the same bytes."""
     names = NON_DETERMINISTIC_UPSTREAM + FILE_BASED
@@ -131,6 +132,7 @@ def test_untrainable_class_falls_back_to_the_generic_backend(tmp_path: Path) -> 
     assert "tinymodels_fallback" not in (tmp_path / "tokenizer_config.json").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # Canine's tokenizer takes seconds to build
 def test_char_level_class_keeps_its_fixed_vocabulary() -> None:
     """Canine reads code points: its vocabulary is the class's own, above the trained-size ceiling
     (slow to load: the reload through AutoTokenizer is left to the canine build)."""

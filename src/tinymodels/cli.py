@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Final
 
-from tinymodels import __version__
+from tinymodels import __version__, environment
 from tinymodels.errors import TinyModelsError
 
 # Sub-command name -> module under tinymodels.commands (imported lazily: torch is heavy).
@@ -65,12 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        # Inside the try: option defaults read runtime variables, so a bad one is a usage error
+        # (exit 2) even for `--help`.
+        args = build_parser().parse_args(argv)
         return int(args._run(args) or 0)
     except TinyModelsError as exc:
-        if os.environ.get("TINYMODELS_DEBUG"):
+        if environment.debug():
             traceback.print_exc()
         print(f"tinymodels: error: {exc}", file=sys.stderr, flush=True)
         return exc.return_code

@@ -151,7 +151,7 @@ def package_model_classes(model_type: str) -> tuple[str, ...]:
             continue
         try:
             obj = getattr(module, name)
-        except Exception:  # an optional dependency of one modeling file is missing
+        except Exception:  # noqa: BLE001 - a modeling file's lazy import fails with whatever its optional dependency raises
             continue
         if isinstance(obj, type) and issubclass(obj, PreTrainedModel) and getattr(obj, "config_class", None) is cfg:
             found[name] = obj
@@ -261,7 +261,7 @@ def _modality(key: str) -> str | None:
 def _default_config_dict(model_type: str) -> dict[str, object]:
     try:
         return config_class(model_type)().to_dict()
-    except Exception:  # a config that cannot be built with defaults has no usable vocabulary either
+    except Exception:  # noqa: BLE001 - a config that cannot be built with defaults (any error) has no usable vocabulary either
         return {}
 
 

@@ -46,3 +46,10 @@ class UploadError(TinyModelsError):
 
     return_code = 6
 
+
+
+class KnowledgeError(TinyModelsError, ValueError):
+    """A shipped knowledge file (`resources/*.yaml`) breaks its schema or conflicts with another
+    (exit code 7): a bug in the package data, not in the user's input."""
+
+    return_code = 7

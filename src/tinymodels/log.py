@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from typing import Final
 
-IN_GITHUB_ACTIONS: Final[bool] = os.environ.get("GITHUB_ACTIONS") == "true"
-IN_CI: Final[bool] = bool(os.environ.get("CI")) or IN_GITHUB_ACTIONS
+from tinymodels import environment
+
+IN_GITHUB_ACTIONS: Final[bool] = environment.in_github_actions()
+IN_CI: Final[bool] = environment.in_ci()
 
 
 def info(msg: str) -> None:
@@ -48,7 +49,7 @@ def append_github_file(env_var: str, text: str, env: dict[str, str] | None = Non
 
     Returns False when the variable is unset, so callers can work outside Actions.
     """
-    path = (env if env is not None else os.environ).get(env_var)
+    path = environment.github_file(env_var, env)
     if not path:
         return False
     with open(path, "a", encoding="utf-8") as fh:

@@ -19,15 +19,22 @@ class ModelTooLargeError(ValueError):
 def check_size(cls: type, config: Any) -> int:
     """Count parameters on the meta device (no memory, no time) and enforce the budget.
 
-    Returns the parameter count, or -1 when the model cannot be built on meta (then the
-    real build decides). Refusing early keeps a bad config from costing minutes and GBs.
+    Returns the parameter count, or -1 when the model cannot be built on meta because its
+    constructor reads tensor data (then `save` checks the budget on the real weights). Any other
+    error is the config's or the class's, which the real build would raise too: it propagates,
+    so a failure here never passes for "no size". Refusing early keeps a bad config from costing
+    minutes and GBs.
     """
     import torch
 
     try:
         with torch.device("meta"), _pristine_model_args(config):
             probe = cls(config)
-    except Exception:
+    except (NotImplementedError, RuntimeError) as exc:
+        # Meta tensors hold no data: `.item()`, `.tolist()` or a copy-out in a constructor fail
+        # only here ("Tensor.item() cannot be called on meta tensors", "Cannot copy out of meta tensor").
+        if "meta" not in str(exc).lower():
+            raise
         return -1
     n = sum(p.numel() for p in probe.parameters())
     if n * 4 > MAX_WEIGHT_BYTES:
@@ -220,9 +227,18 @@ def _pristine_model_args(config: Any) -> Iterator[None]:
 
 def save(model: Any, path: Path) -> None:
     """Save weights as safetensors plus config (and generation config when present), and the
-    side files the class's `from_pretrained` requires (see `write_speakers`)."""
+    side files the class's `from_pretrained` requires (see `write_speakers`); then enforce the
+    size budget on the weights as saved (`check_size` cannot count a model it could not build
+    on meta)."""
     model.save_pretrained(path, safe_serialization=True)
     write_speakers(model, path)
+    size = weights_bytes(path)
+    if size > MAX_WEIGHT_BYTES:
+        raise ModelTooLargeError(
+            f"{type(model).__name__} saved {size / 1e6:.1f} MB of weights, over the {MAX_WEIGHT_BYTES / 1e6:.0f} MB "
+            "budget: a width or vocabulary field was not shrunk (add a rule to shrink_rules.yaml or an entry to "
+            "overrides.yaml)"
+        )
 
 
 SPEAKER_FILE: Final = "spk_dict.pt"

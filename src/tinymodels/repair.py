@@ -241,7 +241,7 @@ def _mentions_mrope(model_type: str) -> bool:
 
         source = inspect.getsourcefile(config_class(model_type))
         return bool(source) and "mrope_section" in Path(source).read_text(encoding="utf-8")
-    except Exception:  # unknown type or no source: nothing to add
+    except Exception:  # noqa: BLE001 - unknown type, no source, unreadable file: only a hint, nothing to add
         return False
 
 

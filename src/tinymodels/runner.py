@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from tinymodels import fingerprint, log
+from tinymodels import environment, fingerprint, log
 from tinymodels.errors import OutputDirError
 from tinymodels.options import BuildOptions
 from tinymodels.progress import Progress
@@ -80,21 +80,19 @@ def _check_output(output: Path) -> None:
 @contextlib.contextmanager
 def _output_lock(output: Path) -> Iterator[None]:
     """One build per output directory at a time (the stale-folder cleanup relies on it)."""
+    from filelock import FileLock, Timeout
+
+    # timeout=0: a second build fails at once instead of waiting for the first to finish.
+    lock = FileLock(output / LOCK_FILE, timeout=0)
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no locking
+        lock.acquire()
+    except Timeout as exc:
+        raise OutputDirError(f"another tinymodels build is writing to {output}; wait for it to finish "
+                             "or choose another directory with -o/--output") from exc
+    try:
         yield
-        return
-    with open(output / LOCK_FILE, "a+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise OutputDirError(f"another tinymodels build is writing to {output}; wait for it to finish "
-                                 "or choose another directory with -o/--output") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        lock.release()
 
 
 def clean_stale(output: Path) -> list[str]:
@@ -267,15 +265,15 @@ def _quiet_parent() -> None:
 
 
 def _write_stats(stats: RunStats) -> None:
-    path = os.environ.get(STATS_ENV)
+    path = environment.run_stats_path()
     if path:
         from tinymodels.reports import atomic_write_text
 
-        atomic_write_text(Path(path), json.dumps(asdict(stats), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(asdict(stats), indent=2) + "\n")
 
 
 def _step_summary(options: BuildOptions) -> None:
-    if not os.environ.get("GITHUB_STEP_SUMMARY"):
+    if not environment.github_file("GITHUB_STEP_SUMMARY"):
         return
     try:
         from tinymodels.stepsummary import write_step_summary
@@ -325,7 +323,7 @@ def run_build(options: BuildOptions, pool: WorkerPool | None = None) -> int:
 
     `pool`: workers started early by `early_workers` (closed by its owner), else started here.
     """
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    environment.set_default("TOKENIZERS_PARALLELISM", "false")
     start = time.monotonic()
     _check_output(options.output)
     stats = RunStats(requested=len(options.model_types), num_workers=options.num_workers)

@@ -8,14 +8,13 @@ carry ``params``, ``bytes``, ``seconds``, ``sha`` and ``repo_id``; all are optio
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from tinymodels import log, reports
+from tinymodels import environment, log, reports
 
 # GitHub rejects a step summary above 1 MiB: bound every cell and the failure list.
 MAX_REASON_CHARS: Final[int] = 160
@@ -151,8 +150,7 @@ def _link_cell(row: TypeRow, hub: str) -> str:
 
 def render_markdown(report: Mapping[str, Any], title: str = "Tiny models", env: Mapping[str, str] | None = None) -> str:
     """The whole Markdown summary of a creation report."""
-    env = os.environ if env is None else env
-    hub = (env.get("HF_ENDPOINT") or DEFAULT_HUB).rstrip("/")
+    hub = (environment.hf_endpoint(env) or DEFAULT_HUB).rstrip("/")
     rows = collect(report)
     built = sum(len(r.built) for r in rows)
     failed = sum(len(r.failures) for r in rows)
@@ -221,12 +219,12 @@ def write_step_summary(report_dir: Path, env: Mapping[str, str] | None = None, t
     Safe to call after every shard: a missing or unreadable report only logs a warning,
     because a job summary must never turn a finished build into a failed one.
     """
-    environ = dict(os.environ if env is None else env)
-    if not environ.get("GITHUB_STEP_SUMMARY"):
+    environ = environment.snapshot(env)
+    if not environment.github_file("GITHUB_STEP_SUMMARY", environ):
         return False
     try:
         text = render_report_dir(Path(report_dir), env=environ, title=title)
-    except Exception as exc:  # any failure: see the docstring
+    except Exception as exc:  # noqa: BLE001 - a job summary must never fail a finished build (see the docstring)
         log.warning(f"no job summary written: {exc}")
         return False
     try:

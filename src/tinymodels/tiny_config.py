@@ -111,7 +111,7 @@ def _defaults(model_type: str, override_config: dict[str, Any]) -> dict[str, Any
     cls = config_class(model_type)
     try:
         return cls().to_dict()
-    except Exception:
+    except Exception:  # whatever a config's own validation raises: retried with the override, else re-raised
         if not override_config:
             raise
         kwargs: dict[str, Any] = {}

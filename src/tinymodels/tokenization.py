@@ -44,12 +44,9 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from tinymodels.corpus import load_corpus
 
@@ -74,8 +71,9 @@ def class_knowledge() -> dict[str, dict[str, Any]]:
     training "succeeds" but the result is unusable, so train the generic backend. Each entry
     has a `reason`.
     """
-    text = resources.files("tinymodels").joinpath("resources", "tokenizers.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
+    from tinymodels.knowledge import load_resource
+
+    data = load_resource("tokenizers.yaml")
     for name, entry in data.items():
         if not isinstance(entry, dict) or not entry.get("reason") or set(entry) - _CLASS_FIELDS:
             raise ValueError(f"tokenizers.yaml: {name}: a mapping with a 'reason' and only {sorted(_CLASS_FIELDS)}")
@@ -95,7 +93,7 @@ def _train_with_panic_guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """The tokenizers Rust trainer can panic (pyo3 PanicException is a BaseException)."""
     try:
         return fn(*args, **kwargs)
-    except Exception:
+    except Exception:  # ordinary errors pass through untouched; only the panic below is translated
         raise
     except BaseException as exc:  # noqa: BLE001 - PanicException derives from BaseException
         if type(exc).__name__ == "PanicException":
@@ -436,7 +434,7 @@ def _build_class(cls: type, corpus: Sequence[str], vocab_size: int) -> tuple[Any
     if issubclass(cls, TokenizersBackend):
         try:
             blank = cls(**init)
-        except Exception as exc:
+        except Exception as exc:  # any blank-construction error: fatal only for a class with its own pipeline
             if _own_pipeline(cls):
                 raise TokenizerBuildError(f"{cls.__name__}() cannot be built blank: {type(exc).__name__}: {exc}") from exc
             # Only decoding tweaks over the base class: the generic pipeline keeps the class.

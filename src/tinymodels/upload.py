@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import os
 import re
 import threading
 import time
@@ -34,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from tinymodels import __version__, log
+from tinymodels import __version__, environment, log
 from tinymodels.errors import UploadError
 from tinymodels.reports import (
     CREATION_REPORT,
@@ -56,7 +55,6 @@ MAX_BACKOFF: Final[float] = 60.0
 # PR refs inspected for an existing PR that already carries our content (newest first).
 MAX_PRS_INSPECTED: Final[int] = 20
 TRANSIENT_STATUS: Final[frozenset[int]] = frozenset({408, 429, 500, 502, 503, 504})
-_REPO_NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 T = TypeVar("T")
 
@@ -234,10 +232,7 @@ def retry_after(exc: BaseException) -> float | None:
 
 
 def _backoff_base() -> float:
-    try:
-        return float(os.environ.get("TINYMODELS_UPLOAD_BACKOFF", DEFAULT_BACKOFF))
-    except ValueError:
-        return DEFAULT_BACKOFF
+    return environment.upload_backoff(DEFAULT_BACKOFF)
 
 
 def _wait(attempt: int, exc: BaseException) -> float:
@@ -262,7 +257,7 @@ def with_retry(fn: Callable[[], T], what: str, redact: Callable[[object], str],
         attempt += 1
         try:
             return fn()
-        except Exception as exc:
+        except Exception as exc:  # is_transient decides: the rest is re-raised
             if not is_transient(exc) or attempt >= max_attempts:
                 raise
             delay = _wait(attempt, exc)
@@ -468,7 +463,7 @@ def _publish(api: Any, target: _Target, repo_id: str, files: list[_LocalFile], c
                 # for a PR it fixes the PR's base.
                 parent_commit=state.main.sha if state.main and state.main.sha else None,
             )
-        except Exception as exc:
+        except Exception as exc:  # transient errors and a moved main are retried, the rest re-raised
             conflict = isinstance(exc, HfHubHTTPError) and _status(exc) == 412  # main moved meanwhile
             if not (is_transient(exc) or conflict) or attempt >= max_attempts:
                 raise
@@ -498,17 +493,18 @@ def _hint(exc: BaseException) -> str:
 
 def _upload_one(api: Any, target: _Target, organization: str, create_pr: bool,
                 redact: Callable[[object], str], max_attempts: int) -> UploadResult:
+    from huggingface_hub.utils import validate_repo_id
+
     from tinymodels.modelcard import model_card
 
     repo_id = repo_id_for(organization, target.folder.name)
     try:
-        if not _REPO_NAME_RE.match(repo_id.split("/", 1)[1]) or len(repo_id.split("/", 1)[1]) > 96:
-            raise ValueError(f"invalid Hub repo name {repo_id!r}")
+        validate_repo_id(repo_id)  # the Hub's own rules (no `--`/`..`, no trailing `.`/`-`, ≤ 96 chars)
         card = model_card(target.folder, repo_id, target.architecture, target.info, target.entry,
                           target.config_class)
         files = local_files(target.folder, card)
         result = _publish(api, target, repo_id, files, create_pr, redact, max_attempts)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one repo's failure is reported (token redacted); the others still upload
         reason = redact(f"Failed to upload {target.model_dir}. {_describe(exc)}{_hint(exc)}")
         log.error(reason)
         return UploadResult(target.model_dir, target.architecture, repo_id, "failed", error=reason)
@@ -523,8 +519,9 @@ def _upload_one(api: Any, target: _Target, organization: str, create_pr: bool,
 def _resolve_token(token: str | None) -> str:
     if token:
         return token
-    if os.environ.get("HF_TOKEN"):
-        return os.environ["HF_TOKEN"]
+    from_env = environment.hf_token()
+    if from_env:
+        return from_env
     from huggingface_hub import get_token
 
     stored = get_token()
@@ -537,7 +534,7 @@ def _check_token(api: Any, token: str, redact: Callable[[object], str], max_atte
     """Fail fast, before any upload, on a rejected token or an unreachable Hub."""
     try:
         who = with_retry(lambda: api.whoami(token=token), "check token", redact, max_attempts)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - re-raised as UploadError, with the token redacted from the message
         if _status(exc) == 401:
             raise UploadError(f"the Hub at {api.endpoint} rejected the token ({mask_token(token)}): "
                               "check HF_TOKEN / --token") from None
@@ -631,7 +628,7 @@ def upload_output(
 
     output = Path(output)
     organization = (organization or "").strip()
-    if not organization or not _REPO_NAME_RE.match(organization):
+    if not organization or not _valid_name(organization):
         raise UploadError(f"--organization must be a Hub user or organization name (got {organization!r})")
     if max_workers < 1 or max_attempts < 1:
         raise UploadError("--max-workers and the attempt count must be at least 1")
@@ -654,9 +651,9 @@ def upload_output(
     token = _resolve_token(token)
     redact = _Redactor(token)
     if timeout is None:
-        timeout = float(os.environ.get("TINYMODELS_HUB_TIMEOUT", DEFAULT_TIMEOUT))
+        timeout = environment.hub_timeout(DEFAULT_TIMEOUT)
     configure_http(timeout)
-    endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "").rstrip("/") or None
+    endpoint = (endpoint or environment.hf_endpoint() or "").rstrip("/") or None
     api = HfApi(endpoint=endpoint, token=token)
     user = _check_token(api, token, redact, max_attempts)
     if check_organization:
@@ -694,3 +691,15 @@ def upload_output(
         err.summary = summary  # type: ignore[attr-defined]
         raise err
     return summary
+
+
+def _valid_name(name: str) -> bool:
+    """Whether `name` is a valid Hub namespace (the Hub's own rules, as for repo names)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return "/" not in name

@@ -624,7 +624,7 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
     with torch.no_grad():
         try:
             outputs = model(**kwargs)
-        except Exception:
+        except Exception:  # any forward error: retried once with decoder inputs, else re-raised
             # Only when the processor gave no decoder inputs: otherwise the first error is the real one.
             decoder = {k: v for k, v in _decoder_inputs(model, _batch_size(kwargs)).items() if k not in kwargs}
             if not decoder:
@@ -639,7 +639,7 @@ def validate_model(model: Any, arch: str, inputs: dict[str, Any], mappings: tupl
             generated = model.generate(**gen_kwargs, max_new_tokens=3, do_sample=False)
             if generated is None or _numel(generated) == 0:
                 raise ValidationError(f"{arch}.generate returned nothing")
-        except Exception as exc:
+        except Exception as exc:  # any error of generate fails the level, wrapped with its name
             raise LevelError("generate", exc) from exc
     return True
 

@@ -43,6 +43,7 @@ from multiprocessing import connection
 from pathlib import Path
 from typing import Any, Final
 
+from tinymodels import environment
 from tinymodels.errors import TinyModelsError
 from tinymodels.options import BuildOptions
 
@@ -92,7 +93,7 @@ def memory_usage() -> tuple[int, int]:
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: get SIGKILLed when the parent dies (even by SIGKILL), so no orphan keeps building."""
     if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # best effort: without prctl the parent's own cleanup still applies
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
@@ -141,9 +142,9 @@ def worker_main(conn: connection.Connection, options: BuildOptions, log_path: st
     faulthandler.enable(file=sys.stderr, all_threads=True)
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    environment.set_default("TOKENIZERS_PARALLELISM", "false")
 
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported (see builder.one_thread)
+    environment.set_default("OMP_NUM_THREADS", "1")  # before torch is imported (see builder.one_thread)
     from tinymodels.builder import build_model_type, one_thread, quiet_libraries
     from tinymodels.corpus import load_corpus
 
@@ -151,8 +152,8 @@ def worker_main(conn: connection.Connection, options: BuildOptions, log_path: st
     one_thread()
     with contextlib.suppress(Exception):  # a bad corpus is reported per type by the builder
         load_corpus(options.corpus)
-    faults = parse_faults(os.environ.get(FAULT_ENV))
-    max_rss = int(os.environ.get(MAX_RSS_ENV, DEFAULT_MAX_RSS_MB)) * 1024 * 1024
+    faults = parse_faults(environment.fault_inject())
+    max_rss = environment.worker_max_rss_mb(DEFAULT_MAX_RSS_MB) * 1024 * 1024
     conn.send(("ready", (*memory_usage(), False)))
     while True:
         try:
@@ -248,7 +249,7 @@ class WorkerPool:
         self.stats: list[WorkerStats] = []
         self._started = 0
         self._startup_failures = 0
-        self._debug = bool(os.environ.get("TINYMODELS_DEBUG"))
+        self._debug = environment.debug()
 
     def __enter__(self) -> WorkerPool:
         return self

@@ -238,9 +238,7 @@ def test_cli_invalid_token_fails_clearly(hub, output):
     assert not hub.state.repos and not hub.state.calls("POST", r"/commit/")
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("TINYMODELS_SLOW_TESTS"),
-                    reason="builds real models (~20-40 s); set TINYMODELS_SLOW_TESTS=1")
+@pytest.mark.slow  # builds real models (~20-40 s): left out of the fast loop, run by CI
 def test_build_with_upload_flag_subprocess(hub, tmp_path):
     """`tinymodels build bert --upload`: the real builder's output goes straight to the Hub."""
     out = tmp_path / "built"
@@ -276,3 +274,20 @@ def test_check_organization_accepts_the_tokens_org_and_user(hub, output, namespa
     assert proc.returncode == 0, proc.stderr
     assert f"organization {namespace!r} checked" in proc.stderr
     assert {r.split("/")[0] for r in hub.state.repos} == {namespace}
+
+
+def test_a_repo_name_the_hub_refuses_fails_before_any_request(hub, output):
+    # `..` passed the old hand-written pattern (^[A-Za-z0-9][A-Za-z0-9._-]*$) but the Hub refuses
+    # it: huggingface_hub's own validate_repo_id stops it locally, and the other repo still uploads.
+    (output / "bert" / "BertModel").rename(output / "bert" / "BertModel..v2")
+    creation_path = output / "reports" / CREATION_REPORT
+    creation = json.loads(creation_path.read_text())
+    creation["BertConfig"]["pytorch"]["BertModel"]["checkpoint"] = "bert/BertModel..v2"
+    creation_path.write_text(json.dumps(creation))
+    with pytest.raises(UploadError, match="1 of 2 upload"):
+        upload_output(output, organization=ORG, max_attempts=1)
+    _, _, failed = _reports(output)
+    assert list(failed) == ["bert/BertModel..v2"]
+    assert "HFValidationError" in failed["bert/BertModel..v2"] and "Cannot have -- or .." in failed["bert/BertModel..v2"]
+    assert sorted(hub.state.repos) == [REPOS["BertForMaskedLM"]]
+    assert not hub.state.calls("POST", r"BertModel\.\.v2") and not hub.state.calls("GET", r"BertModel\.\.v2")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import replace
 from pathlib import Path
 
+from tinymodels import environment
 from tinymodels.errors import UsageError
 from tinymodels.fidelity.levels import parse_levels
 from tinymodels.options import (
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(Salesforce/wikitext via datasets), or a .txt/.jsonl/.parquet path")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
     parser.add_argument("-j", "--num-workers", "--num_workers", dest="num_workers", type=int,
-                        default=int(os.environ.get("TINYMODELS_NUM_WORKERS", "1")),
+                        default=environment.num_workers(),
                         help="parallel worker processes, each model type isolated from the run (default: 1; "
                         "0 builds in-process, without isolation or timeouts, for debugging)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,

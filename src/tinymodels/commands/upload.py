@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from tinymodels import environment
 from tinymodels.errors import UsageError
 
 HELP = "publish built models to the Hub as ORG/tiny-random-{Architecture}"
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS,
                         help=f"repos uploaded in parallel (default: {DEFAULT_MAX_WORKERS})")
     parser.add_argument("--timeout", type=float,
-                        default=float(os.environ.get("TINYMODELS_HUB_TIMEOUT", DEFAULT_TIMEOUT)),
+                        default=environment.hub_timeout(DEFAULT_TIMEOUT),
                         help=f"seconds allowed per Hub request (default: {DEFAULT_TIMEOUT:g}, "
                         "or $TINYMODELS_HUB_TIMEOUT)")
 
