@@ -6,7 +6,13 @@ Measures, each as a real subprocess with wall-clock time:
   * `tinymodels build bert` into an empty directory;
   * throughput (model types per minute) over a set of model types with 1 and 2 workers,
     plus whether both runs produced identical files (reports compared without `seconds`);
-  * a no-change re-run (everything up to date);
+  * a no-change re-run (everything up to date), of bert alone and of the sample;
+  * the floor of one type: `import torch, transformers; transformers.PreTrainedModel` (importing
+    a model class pulls torchvision and torch._dynamo in), and every figure as a ratio of it or of
+    the bare import, measured in the same run;
+  * checkpoint sizes (median, max, over 5 MB / 10 MB), and with `--transformers-repo PATH` the
+    parameter count of each architecture against the same type built from upstream's test-class
+    configs (ratio per architecture: share at or below 1x, above 3x);
   * peak RSS per worker (reported by the runner via TINYMODELS_RUN_STATS) and the peak
     RSS of any child process (getrusage RUSAGE_CHILDREN).
 Prints a table and writes JSON to bench-results/bench.json.
@@ -59,6 +65,73 @@ def children_max_rss() -> int:
     """Peak RSS in bytes of the largest child process waited for so far (Linux reports KiB)."""
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+def median_of(n: int, code: str) -> dict[str, float]:
+    """Wall seconds of `python -c code`, min and median of `n` runs."""
+    times = [timed([sys.executable, "-c", code])[0] for _ in range(n)]
+    return {"min": round(min(times), 2), "median": round(statistics.median(times), 2)}
+
+
+def parameter_counts(out: Path) -> dict[str, int]:
+    """{type/Architecture: parameters} of every saved checkpoint under `out` (safetensors headers)."""
+    counts = {}
+    for path in sorted(out.glob("*/*/model.safetensors")):
+        with open(path, "rb") as f:
+            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        total = 0
+        for name, meta in header.items():
+            if name != "__metadata__":
+                size = 1
+                for d in meta["shape"]:
+                    size *= d
+                total += size
+        counts[f"{path.parent.parent.name}/{path.parent.name}"] = total
+    return counts
+
+
+def checkpoint_sizes(out: Path) -> dict[str, Any]:
+    """Median and max checkpoint size (KB) and how many exceed 5 MB and 10 MB."""
+    sizes = sorted(p.stat().st_size for p in out.glob("*/*/model.safetensors"))
+    if not sizes:
+        return {}
+    return {"checkpoints": len(sizes), "median_kb": round(statistics.median(sizes) / 1024),
+            "max_kb": round(sizes[-1] / 1024), "over_5mb": sum(s > 5 * 2**20 for s in sizes),
+            "over_10mb": sum(s > 10 * 2**20 for s in sizes)}
+
+
+def versus_upstream(ours: Path, upstream: Path) -> dict[str, Any]:
+    """Our parameter counts over those built from upstream's test-class configs, per architecture."""
+    a, b = parameter_counts(ours), parameter_counts(upstream)
+    ratio = {k: round(a[k] / b[k], 2) for k in sorted(a.keys() & b.keys()) if b[k]}
+    values = sorted(ratio.values())
+    if not values:
+        return {"architectures": 0}
+    return {"architectures": len(values), "median_ratio": round(statistics.median(values), 2),
+            "at_or_below_1x": round(sum(v <= 1 for v in values) / len(values), 3),
+            "above_3x": {k: v for k, v in ratio.items() if v > 3}}
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
+    """Every timing as a ratio of the bare import or the floor, all from this run."""
+    out: dict[str, float] = {}
+    bare = (results.get("import_torch_transformers_seconds") or {}).get("median")
+    floor = (results.get("floor_seconds") or {}).get("median")
+    bert, noop = results["build_bert"]["wall_seconds"], results["noop_bert"]["wall_seconds"]
+    if floor:
+        out["floor_over_bare_import"] = round(floor / bare, 2) if bare else 0.0
+        out["bert_over_floor"] = round(bert / floor, 2)
+        out["bert_minus_floor_seconds"] = round(bert - floor, 2)
+    if bare:
+        out["noop_bert_over_bare_import"] = round(noop / bare, 2)
+        reruns = [r for r in results.get("runs", []) if r["name"] == "no-change-rerun"]
+        if reruns:
+            out["noop_selection_over_bare_import"] = round(reruns[0]["wall_seconds"] / bare, 2)
+    cold = [r for r in results.get("runs", []) if r["name"].startswith("types-j")]
+    reruns = [r for r in results.get("runs", []) if r["name"] == "no-change-rerun"]
+    if cold and reruns:
+        out["noop_selection_over_cold_run"] = round(reruns[0]["wall_seconds"] / cold[-1]["wall_seconds"], 3)
+    return out
 
 
 def report_counts(out: Path) -> dict[str, int]:
@@ -116,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="keep build outputs here (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results", help="where bench.json goes")
     parser.add_argument("--skip-import", action="store_true", help="do not time the bare torch import")
+    parser.add_argument("--transformers-repo", type=Path, default=None, metavar="PATH",
+                        help="a transformers checkout: compare parameter counts with its test-class configs")
     args = parser.parse_args(argv)
     selection = "all" if args.full else args.types
     worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
@@ -130,10 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         "selection": selection,
     }
     if not args.skip_import:
-        times = [timed([sys.executable, "-c", "import torch, transformers"])[0] for _ in range(3)]
-        results["import_torch_transformers_seconds"] = {"min": round(min(times), 2),
-                                                        "median": round(statistics.median(times), 2)}
+        results["import_torch_transformers_seconds"] = median_of(3, "import torch, transformers")
+        results["floor_seconds"] = median_of(3, "import torch, transformers; transformers.PreTrainedModel")
     results["build_bert"] = build(args, ["bert"], workdir / "bert", 1, "bert", logs)
+    results["noop_bert"] = build(args, ["bert"], workdir / "bert", 1, "bert-no-change", logs)
 
     if selection == "all":
         types: list[str] | None = None
@@ -155,6 +230,15 @@ def main(argv: list[str] | None = None) -> int:
         differing = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
         results["identical_outputs"] = {"workers": worker_counts[:2], "identical": not differing,
                                         "files": len(a), "differing": differing[:20]}
+    if runs:
+        results["sizes"] = checkpoint_sizes(workdir / f"j{worker_counts[-1]}")
+    if args.transformers_repo is not None and types is not None:
+        upstream = workdir / "upstream"
+        cmd = [sys.executable, "-m", "tinymodels", "build", *types, "-o", str(upstream), "-j", str(worker_counts[-1]),
+               "--validate", "forward", "--transformers-repo", str(args.transformers_repo)]
+        timed(cmd, None, logs / "upstream.log")
+        results["vs_upstream"] = versus_upstream(workdir / f"j{worker_counts[-1]}", upstream)
+    results["ratios"] = ratios(results)
     results["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     results["workdir"] = str(workdir) if args.workdir else None
 
@@ -171,7 +255,10 @@ def print_table(results: dict[str, Any]) -> None:
     imp = results.get("import_torch_transformers_seconds")
     if imp:
         print(f"import torch, transformers: {imp['min']:.2f}s min, {imp['median']:.2f}s median")
-    rows = [results["build_bert"], *results.get("runs", [])]
+    floor = results.get("floor_seconds")
+    if floor:
+        print(f"floor (a model class imported): {floor['min']:.2f}s min, {floor['median']:.2f}s median")
+    rows = [results["build_bert"], results["noop_bert"], *results.get("runs", [])]
     header = ("run", "workers", "wall s", "built", "up to date", "types/min", "archs ok/total", "peak RSS/worker MB")
     table = [header]
     for r in rows:
@@ -184,6 +271,13 @@ def print_table(results: dict[str, Any]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    for name, value in results.get("ratios", {}).items():
+        print(f"{name}: {value}")
+    if results.get("sizes"):
+        print("sizes: " + ", ".join(f"{k} {v}" for k, v in results["sizes"].items()))
+    vs = results.get("vs_upstream")
+    if vs:
+        print(f"vs upstream test configs: {vs}")
     same = results.get("identical_outputs")
     if same:
         print(f"outputs with {same['workers'][0]} and {same['workers'][1]} workers identical: {same['identical']}"
