@@ -153,3 +153,23 @@ def test_nested_text_configs_get_the_tokenizer_vocabulary() -> None:
     vocab = align_with_tokenizer(tiny, tok)
     assert tiny["vlm_config"]["text_config"]["vocab_size"] == vocab == len(tok)
     assert tiny["vlm_config"]["vocab_size"] == vocab
+
+
+@pytest.mark.parametrize(("model_type", "image_processor", "expected"), [
+    ("glm_image", "GlmImageImageProcessor", 1),  # 2-D patch embedding, no temporal patch size in the config
+    ("qwen2_vl", "Qwen2VLImageProcessor", 2),  # the config's own temporal_patch_size
+])
+def test_image_processor_temporal_patch_follows_the_config(model_type: str, image_processor: str,
+                                                           expected: int) -> None:
+    import transformers
+
+    from tinymodels.processors import image_config_kwargs
+    from tinymodels.tiny_config import check_config, tiny_config_dict
+
+    config = check_config(model_type, tiny_config_dict(model_type))
+    cls = getattr(transformers, image_processor)
+    assert image_config_kwargs(cls, cls(), config)["temporal_patch_size"] == expected
+    # Video processors may group frames for a merge the model does elsewhere: they keep theirs.
+    video = transformers.Qwen2VLVideoProcessor
+    assert "temporal_patch_size" not in image_config_kwargs(video, video(), check_config("dots3_note",
+                                                                                     tiny_config_dict("dots3_note")))

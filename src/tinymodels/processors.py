@@ -83,6 +83,7 @@ _IMAGE_CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
     "encoder_patch_size": ("patch_size",),
     "vision_patch_size": ("patch_size",),  # Step3p7: image tokens = (size // (this * stride))²
     "image_seq_length": ("mm_tokens_per_image", "num_image_tokens", "image_seq_len"),
+    "temporal_patch_size": ("patch_temporal",),  # MUSE's vision tower
 }
 # Processor kwargs never taken from the config (sizes are set separately; the rest is preprocessing).
 _IMAGE_NOT_FROM_CONFIG = frozenset({"size", "crop_size", "pad_size", "image_mean", "image_std", "resample",
@@ -142,6 +143,16 @@ def image_config_kwargs(cls: type, default: Any, config: Any) -> dict[str, Any]:
             kwargs[name] = {"height": value, "width": value}
         elif current is None or isinstance(current, int):
             kwargs[name] = value
+    # An image processor stacking copies of each image into every patch row (Qwen2-VL's
+    # temporal_patch_size 2) for a tower whose config embeds patches but names no temporal patch
+    # size: that tower's patch embedding is 2-D (one frame a row), as its checkpoints' processors
+    # say with 1. (Video processors may group frames for a temporal merge the model does
+    # elsewhere, so they keep their own default.)
+    from transformers import BaseVideoProcessor
+
+    if ("temporal_patch_size" in _valid_kwargs(cls) and "temporal_patch_size" not in kwargs
+            and not issubclass(cls, BaseVideoProcessor) and _config_value(config, "patch_size") is not None):
+        kwargs["temporal_patch_size"] = 1
     return kwargs
 
 

@@ -96,6 +96,29 @@ def _index_list(key: str, value: Any, n0: int) -> bool:
             and len(set(value)) == len(value) and ("layer" in key or "idx" in key or "indices" in key))
 
 
+def _reference_list(key: str, value: Any, n0: int) -> bool:
+    """A per-layer list of layer indices, each layer naming the layer it takes something from
+    (`kv_source_layers: [0, 1, 2, 2, 4]`: layer 3 reuses layer 2's keys and values). Every
+    entry names a layer that names itself, and several layers do."""
+    return (isinstance(value, list) and len(value) == n0 > 2 and "layer" in key
+            and all(_is_int(v) and 0 <= v < n0 for v in value)
+            and all(value[v] == v for v in value) and sum(v == i for i, v in enumerate(value)) > 1
+            and any(v != i for i, v in enumerate(value)))
+
+
+def _untouched(d: dict[str, Any], key: str, default: Any) -> bool:
+    """Whether `d[key]` is still the default, perhaps capped by the generic shrink (no override
+    set it): layer-index lists under `.*_layers` are capped to the shrunk depth as numbers."""
+    from tinymodels.tiny_config import shrink_dict
+
+    return d.get(key) == default or d.get(key) == shrink_dict({key: default}).get(key)
+
+
+def _reference_kind(i: int, refs: list[int]) -> str:
+    """A layer's role in a reference list: it reuses another's, is reused, or neither."""
+    return "reuse" if refs[i] != i else "store" if i in refs[:i] + refs[i + 1:] else "own"
+
+
 def _fit_period(members: list[bool]) -> tuple[int, int]:
     """(period, offset) with `i % period == offset` ⇔ members[i], or the closest one."""
     best, best_err = (len(members) + 1, 0), len(members) + 1
@@ -108,10 +131,11 @@ def _fit_period(members: list[bool]) -> tuple[int, int]:
 
 
 def _layer_signature(i: int, defaults: dict[str, Any], kinds: list[str], indexed: list[str],
-                     plc: dict[Any, Any] | None, periods: list[str]) -> tuple[Any, ...]:
+                     plc: dict[Any, Any] | None, periods: list[str], references: list[str]) -> tuple[Any, ...]:
     """What kind of layer layer `i` is, by every per-layer description the defaults have."""
     sig: list[Any] = [_hashable(defaults[k][i]) for k in kinds]
     sig += [i in defaults[k] for k in indexed]
+    sig += [_reference_kind(i, defaults[k]) for k in references]
     if plc is not None:
         sig.append(_hashable(plc.get(i, plc.get(str(i), plc.get(f"{i:02d}")))))
     sig += [i % defaults[p + "_period"] == defaults[p + "_offset"] for p in periods]
@@ -128,10 +152,12 @@ def repair_layer_patterns(d: dict[str, Any], defaults: dict[str, Any]) -> None:
     """
     for count in _layer_count_keys(d, defaults):
         n0, n = defaults[count], d[count]
-        indexed = [k for k, v in defaults.items() if _index_list(k, v, n0) and d.get(k) == v]
+        indexed = [k for k, v in defaults.items() if _index_list(k, v, n0) and _untouched(d, k, v)]
+        references = [k for k, v in defaults.items()
+                      if k != count and _reference_list(k, v, n0) and _untouched(d, k, v)]
         per_layer = [k for k, v in defaults.items()
-                     if k != count and k not in indexed and isinstance(v, list) and len(v) == n0 and n0 > 2
-                     and isinstance(d.get(k), list) and len(d[k]) == n0]
+                     if k != count and k not in indexed and k not in references and isinstance(v, list)
+                     and len(v) == n0 and n0 > 2 and isinstance(d.get(k), list) and len(d[k]) == n0]
         # Lists with a different value at every layer tell no layer kinds apart.
         kinds = [k for k in per_layer if len({_hashable(v) for v in defaults[k]}) < n0]
         plc = defaults.get("per_layer_config") if count == "num_hidden_layers" else None
@@ -140,17 +166,19 @@ def repair_layer_patterns(d: dict[str, Any], defaults: dict[str, Any]) -> None:
                    if k.endswith("_period") and _is_int(defaults[k]) and _is_int(defaults.get(k[: -len("_period")]
                                                                                            + "_offset"))]
         periods = [p for p in periods if defaults[p + "_period"] > 0]
-        if not (per_layer or indexed or plc or periods):
+        if not (per_layer or indexed or plc or periods or references):
             continue
 
         firsts: dict[tuple[Any, ...], int] = {}
         for i in range(n0):
-            firsts.setdefault(_layer_signature(i, defaults, kinds, indexed, plc, periods), i)
+            firsts.setdefault(_layer_signature(i, defaults, kinds, indexed, plc, periods, references), i)
         chosen = set(firsts.values()) | {n0 - 1}
         for i in range(n0):
             if len(chosen) >= n:
                 break
             chosen.add(i)
+        # A kept layer that takes something from another keeps that layer too.
+        chosen |= {defaults[k][i] for k in references for i in chosen}
         order = sorted(chosen)
         new_pos = {old: new for new, old in enumerate(order)}
         d[count] = len(order)
@@ -162,6 +190,8 @@ def repair_layer_patterns(d: dict[str, Any], defaults: dict[str, Any]) -> None:
             d[k] = [d[k][i] for i in order]
         for k in indexed:
             d[k] = [new_pos[i] for i in defaults[k] if i in new_pos]
+        for k in references:
+            d[k] = [new_pos[defaults[k][i]] for i in order]
         if plc is not None:
             out = {}
             for key, value in d["per_layer_config"].items():

@@ -581,11 +581,14 @@ def with_synthesized(model: Any, arch: str, inputs: dict[str, Any], kwargs: dict
     # same name that is a different quantity (a music decoder's `input_ids` are codec codes, while the
     # type's tokenizer makes text ids for the text encoder of the full model).
     # A list holds one entry per group of architectures (the first that applies is used).
+    # An entry naming its architectures may be a keyword the forward takes only through its
+    # `**kwargs` (handed on to a sub-model: PI05Model's `timestep_embeds`).
+    var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     spec = {}
     for name, raw in _synthesize_spec(model).items():
         entry = next((e for e in (raw if isinstance(raw, list) else [raw]) if arch in e.get("architectures", [arch])),
                      None)
-        if name in params and entry is not None:
+        if entry is not None and (name in params or (var_keyword and "architectures" in entry)):
             spec[name] = entry
     for name, raw in spec.items():
         if name not in inputs or raw.get("replace"):
