@@ -106,3 +106,20 @@ def test_generative_pipelines_are_skipped_for_a_model_that_cannot_generate(built
     assert set(pipelines) == {"any-to-any", "image-text-to-text"}
     for task, status in pipelines.items():
         assert status.startswith("skipped: PI0ForConditionalGeneration cannot generate"), (task, status)
+
+
+def test_token_types_the_model_never_reads_are_not_asked_for(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # MiniMax-M3-VL's processor lists mm_token_type_ids but its forward does not read them: asked
+    # for, `generate` refuses them as unused (any-to-any pipeline and chat). Cosmos3 Edge needs them.
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from tinymodels.validate import processor_switches
+
+    built = build_in_process(tmp_path_factory, "fidelity-mm-switch", ("minimax_m3_vl",))
+    assert_all_validate(built["minimax_m3_vl"])
+    folder = next(p for p in (built["out"] / "minimax_m3_vl").iterdir() if p.name.endswith("ForConditionalGeneration"))
+    processor = AutoProcessor.from_pretrained(folder)
+    model = AutoModelForImageTextToText.from_pretrained(folder)
+    assert "mm_token_type_ids" in processor.model_input_names
+    assert processor_switches(processor) == {"return_mm_token_type_ids": True}
+    assert processor_switches(processor, model) == {}

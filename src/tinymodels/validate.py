@@ -86,12 +86,14 @@ def prompt_placeholder(processor: Any, modality: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def processor_switches(processor: Any) -> dict[str, Any]:
+def processor_switches(processor: Any, model: Any | None = None) -> dict[str, Any]:
     """Processor call switches that its model needs turned on, by introspection: a processor
     listing the M-RoPE token types among the model's inputs returns them only when asked
-    (Cosmos3 Edge's `return_mm_token_type_ids`), as a user of the model must ask."""
+    (Cosmos3 Edge's `return_mm_token_type_ids`), as a user of the model must ask. Not for a
+    `model` whose forward never reads them (MiniMax-M3-VL's): `generate` refuses unused inputs."""
     if "mm_token_type_ids" in (getattr(processor, "model_input_names", None) or ()) \
-            and not getattr(processor, "return_mm_token_type_ids", False):
+            and not getattr(processor, "return_mm_token_type_ids", False) \
+            and (model is None or "mm_token_type_ids" in inspect.signature(model.forward).parameters):
         return {"return_mm_token_type_ids": True}
     return {}
 

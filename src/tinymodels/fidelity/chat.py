@@ -197,7 +197,7 @@ def chat_processor_kwargs(model: Any, processor: Any) -> dict[str, Any]:
 
     override = override_for(getattr(model.config, "model_type", "") or "")
     extra = call_samples(dict(override.inputs.get("chat_call") or {})) if override else {}
-    return {**processor_switches(processor), **{k: v for k, v in extra.items() if v is not None}}
+    return {**processor_switches(processor, model), **{k: v for k, v in extra.items() if v is not None}}
 
 
 def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[str, ...]) -> None:

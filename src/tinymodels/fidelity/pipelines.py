@@ -365,7 +365,7 @@ def prompt_calls(pipe: Any) -> tuple[Call, Call]:
         made = CALL_SAMPLES[image_kind]()
         return _pil_frames(made) if image_kind == "video" else made
 
-    switches = {**processor_switches(processor), **extra}
+    switches = {**processor_switches(processor, model), **extra}
     forms = _prompt_forms(processor, template, type_placeholders(getattr(model.config, "model_type", "") or ""))
     single = next((f for f in forms if _accepts(processor, text=f[0], images=image(), **switches) is not None),
                   forms[0])
