@@ -76,6 +76,11 @@ def build_in_process(factory: pytest.TempPathFactory, name: str, types: Iterable
     return {"out": out, **{t: build_model_type(t, BuildOptions(), out / t)[1] for t in types}}
 
 
+def arch_levels(built: dict[str, Any], model_type: str, arch: str) -> dict[str, Any]:
+    """The per-level results one architecture of a `build_in_process` result recorded."""
+    return built[model_type]["pytorch"][arch]["levels"]
+
+
 def arch_errors(entry: dict[str, Any]) -> dict[str, str]:
     """Architecture -> first error line, for every failed architecture of a report entry."""
     return {a: v["error"][0] for a, v in entry["pytorch"].items() if v.get("error")}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import arch_errors, assert_all_validate, build_in_process
+from conftest import arch_errors, arch_levels, assert_all_validate, build_in_process
 
 TYPES = ("musicgen", "kyutai_speech_to_text", "seamless_m4t_v2", "cohere_asr", "lasr_ctc", "gradium_phonon_tts",
          "voxtral")
@@ -21,10 +21,6 @@ TYPES = ("musicgen", "kyutai_speech_to_text", "seamless_m4t_v2", "cohere_asr", "
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return build_in_process(tmp_path_factory, "fid_audio", TYPES)
-
-
-def _levels(built: dict[str, Any], model_type: str, arch: str) -> dict[str, Any]:
-    return built[model_type]["pytorch"][arch]["levels"]
 
 
 @pytest.mark.parametrize("model_type", TYPES[2:])
@@ -41,7 +37,7 @@ def test_codebook_decoder_keeps_the_codec_vocabulary(built: dict[str, Any]) -> N
     # The start/pad code is the embedding's extra row, which generate filters out of the codes.
     assert config["decoder"]["pad_token_id"] == config["decoder"]["bos_token_id"] == size
     assert config["decoder_start_token_id"] == config["pad_token_id"] == size
-    assert _levels(built, "musicgen", "MusicgenForConditionalGeneration")["pipeline"] == {"text-to-audio": "ok"}
+    assert arch_levels(built, "musicgen", "MusicgenForConditionalGeneration")["pipeline"] == {"text-to-audio": "ok"}
 
 
 def test_own_generate_gets_the_default_generation_parameters(built: dict[str, Any]) -> None:
@@ -63,7 +59,7 @@ def test_own_generate_gets_the_default_generation_parameters(built: dict[str, An
     complete_generation_config(model, None)
     assert model.generation_config.num_return_sequences == 1
     assert not model.generation_config._from_model_config  # saved as generation_config.json
-    levels = _levels(built, "musicgen", "MusicgenForCausalLM")
+    levels = arch_levels(built, "musicgen", "MusicgenForCausalLM")
     assert levels["generate"] == "ok"
     assert levels["pipeline"]["text-generation"].startswith("skipped: ")
 
@@ -80,13 +76,13 @@ def test_seamless_generation_config_maps_the_target_language(built: dict[str, An
     # v2 spells the text out as characters for its unit decoder.
     assert gen.id_to_text[str(tokenizer.convert_tokens_to_ids("__eng__"))] == "__eng__"
     assert max(gen.char_to_id.values()) < json.loads((folder / "config.json").read_text())["char_vocab_size"]
-    assert _levels(built, "seamless_m4t_v2", "SeamlessM4Tv2ForTextToSpeech")["pipeline"] == {"text-to-audio": "ok"}
+    assert arch_levels(built, "seamless_m4t_v2", "SeamlessM4Tv2ForTextToSpeech")["pipeline"] == {"text-to-audio": "ok"}
 
 
 def test_speech_heads_train_on_their_processors_batch(built: dict[str, Any]) -> None:
     for model_type, arch in (("cohere_asr", "CohereAsrForConditionalGeneration"), ("lasr_ctc", "LasrForCTC"),
                              ("seamless_m4t_v2", "SeamlessM4Tv2ForSpeechToText")):
-        assert _levels(built, model_type, arch)["train"] == "ok", (model_type, arch_errors(built[model_type]))
+        assert arch_levels(built, model_type, arch)["train"] == "ok", (model_type, arch_errors(built[model_type]))
 
 
 def test_tts_processor_renders_conversations_with_its_template(built: dict[str, Any]) -> None:
@@ -100,19 +96,19 @@ def test_tts_processor_renders_conversations_with_its_template(built: dict[str, 
     bos = pipe.processor.tokenizer.convert_tokens_to_ids(pipe.processor.audio_bos_token)
     assert inputs["input_ids"][0, -1].item() == bos
     # The pipeline itself then needs the codec the processor only references.
-    level = _levels(built, "gradium_phonon_tts", "GradiumPhononTTSForConditionalGeneration")["pipeline"]
+    level = arch_levels(built, "gradium_phonon_tts", "GradiumPhononTTSForConditionalGeneration")["pipeline"]
     assert "audio_tokenizer" in level["text-to-audio"]
 
 
 def test_speech_recognition_pipeline_skips_audio_llms(built: dict[str, Any]) -> None:
-    level = _levels(built, "voxtral", "VoxtralForConditionalGeneration")["pipeline"]
+    level = arch_levels(built, "voxtral", "VoxtralForConditionalGeneration")["pipeline"]
     assert level["automatic-speech-recognition"].startswith("skipped: the pipeline loads no processor")
     assert level["any-to-any"] == "ok"
 
 
 def test_generate_and_any_to_any_get_the_waveform(built: dict[str, Any]) -> None:
     # Kyutai's forward reads synthesized codes; its generate encodes the processor's waveform itself.
-    levels = _levels(built, "kyutai_speech_to_text", "KyutaiSpeechToTextForConditionalGeneration")
+    levels = arch_levels(built, "kyutai_speech_to_text", "KyutaiSpeechToTextForConditionalGeneration")
     assert levels["generate"] == "ok"
     assert levels["pipeline"]["any-to-any"] == "ok"
 

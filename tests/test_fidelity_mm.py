@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import assert_all_validate, build_in_process
+from conftest import arch_levels, assert_all_validate, build_in_process
 
 TYPES = ("git", "florence2", "instructblipvideo", "cosmos3_edge", "hunyuan_vl", "pi0")
 
@@ -19,10 +19,6 @@ TYPES = ("git", "florence2", "instructblipvideo", "cosmos3_edge", "hunyuan_vl", 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return build_in_process(tmp_path_factory, "fidelity-mm", TYPES)
-
-
-def _levels(built: dict[str, Any], model_type: str, arch: str) -> dict[str, Any]:
-    return built[model_type]["pytorch"][arch]["levels"]
 
 
 @pytest.mark.parametrize("model_type", TYPES)
@@ -38,7 +34,7 @@ def test_every_architecture_validates(built: dict[str, Any], model_type: str) ->
     ("hunyuan_vl", "HunYuanVLForConditionalGeneration"),
 ])
 def test_prompt_and_image_pipelines_pass(built: dict[str, Any], model_type: str, arch: str) -> None:
-    levels = _levels(built, model_type, arch)
+    levels = arch_levels(built, model_type, arch)
     assert levels["pipeline"]["any-to-any"] == "ok"
     assert set(levels["pipeline"].values()) == {"ok"}
 
@@ -47,11 +43,11 @@ def test_vlm_heads_chat_and_train(built: dict[str, Any]) -> None:
     for model_type, arch in (("cosmos3_edge", "Cosmos3EdgeForConditionalGeneration"),
                              ("hunyuan_vl", "HunYuanVLForConditionalGeneration"),
                              ("instructblipvideo", "InstructBlipVideoForConditionalGeneration")):
-        levels = _levels(built, model_type, arch)
+        levels = arch_levels(built, model_type, arch)
         assert levels["train"] == "ok", (model_type, levels)
     for model_type, arch in (("cosmos3_edge", "Cosmos3EdgeForConditionalGeneration"),
                              ("hunyuan_vl", "HunYuanVLForConditionalGeneration")):
-        assert _levels(built, model_type, arch)["chat"] == "ok"
+        assert arch_levels(built, model_type, arch)["chat"] == "ok"
 
 
 def _pipeline(built: dict[str, Any], model_type: str, arch: str) -> Any:
@@ -102,7 +98,7 @@ def test_chat_placeholder_is_wrapped_when_the_processor_requires_it(built: dict[
 
 
 def test_generative_pipelines_are_skipped_for_a_model_that_cannot_generate(built: dict[str, Any]) -> None:
-    pipelines = _levels(built, "pi0", "PI0ForConditionalGeneration")["pipeline"]
+    pipelines = arch_levels(built, "pi0", "PI0ForConditionalGeneration")["pipeline"]
     assert set(pipelines) == {"any-to-any", "image-text-to-text"}
     for task, status in pipelines.items():
         assert status.startswith("skipped: PI0ForConditionalGeneration cannot generate"), (task, status)
