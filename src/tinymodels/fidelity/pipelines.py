@@ -341,7 +341,6 @@ def prompt_calls(pipe: Any) -> tuple[Call, Call]:
       types the model's forward does not read (`generate` refuses unused inputs: GIT).
 
     When no form is accepted the first is used, so the pipeline reports the processor's error."""
-    import inspect
 
     from tinymodels.samples import CALL_SAMPLES
     from tinymodels.validate import processor_switches, type_placeholders
@@ -370,7 +369,7 @@ def prompt_calls(pipe: Any) -> tuple[Call, Call]:
     images = next((b for b in batches if _accepts(processor, text=single[1], images=b, padding=True, **switches)
                    is not None), batches[0])
     out = _accepts(processor, text=single[0], images=image(), **switches) or {}
-    if "token_type_ids" in out and "token_type_ids" not in inspect.signature(model.forward).parameters:
+    if "token_type_ids" in out and "token_type_ids" not in forward_parameters(model):
         switches["return_token_type_ids"] = False
     kwargs = {"processor_kwargs": switches} if switches else {}
     # `inputs.call` arguments made as a batch of one (Evolla's proteins and chats) are given once per
