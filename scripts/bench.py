@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tinymodels.reports import output_digests
+from tinymodels.run.reports import output_digests
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLE = 60
@@ -46,7 +46,7 @@ DEFAULT_SAMPLE = 60
 
 def sample_types(n: int) -> list[str]:
     """`n` model types spread evenly over the sorted list: deterministic for a transformers version."""
-    code = "from tinymodels.discover import all_model_types; print('\\n'.join(all_model_types()))"
+    code = "from tinymodels.config.discover import all_model_types; print('\\n'.join(all_model_types()))"
     types = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     if n >= len(types):
         return types

@@ -67,7 +67,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def build_in_process(factory: pytest.TempPathFactory, name: str, types: Iterable[str]) -> dict[str, Any]:
     """Real builds of `types` in this process with default options: {"out": folder, type: entry}."""
-    from tinymodels.builder import build_model_type, one_thread, quiet_libraries
+    from tinymodels.build.builder import build_model_type, one_thread, quiet_libraries
     from tinymodels.options import BuildOptions
 
     quiet_libraries()

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from tinymodels import aggregate, reports
+from tinymodels.ci import aggregate
 from tinymodels.cli import main
 from tinymodels.errors import ReportError
+from tinymodels.run import reports
 
 REPORT_FILES = (reports.CREATION_REPORT, reports.SUMMARY, reports.FAILED_REPORT,
                 reports.SIMPLE_REPORT, reports.SIMPLE_FAILED_REPORT)
@@ -18,7 +19,7 @@ REPORT_FILES = (reports.CREATION_REPORT, reports.SUMMARY, reports.FAILED_REPORT,
 
 def creation_entry(model_type: str, ok: tuple[str, ...] = (), failed: dict[str, str] | None = None,
                    processors: tuple[str, ...] = ("BertTokenizer", "BertTokenizerFast")) -> dict:
-    """A creation-report entry shaped as documented in tinymodels.reports."""
+    """A creation-report entry shaped as documented in tinymodels.run.reports."""
     pytorch: dict = {}
     for i, arch in enumerate(ok):
         pytorch[arch] = {"model": arch, "checkpoint": f"{model_type}/{arch}", "params": 1000 + i,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from conftest import UPSTREAM_SUMMARY
-from tinymodels.builder import build_model_type, quiet_libraries
-from tinymodels.composite import folder_name
-from tinymodels.discover import COMPOSITES
+from tinymodels.build.builder import build_model_type, quiet_libraries
+from tinymodels.build.composite import folder_name
+from tinymodels.config.discover import COMPOSITES
 from tinymodels.options import BuildOptions
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tinymodels.corpus import builtin_corpus, load_corpus
 from tinymodels.errors import CorpusError
+from tinymodels.preprocess.corpus import builtin_corpus, load_corpus
 
 
 def test_builtin_is_deterministic_and_broad() -> None:
@@ -64,7 +64,7 @@ def test_wikitext_offline_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_custom_corpus_trains_tokenizer(tmp_path: Path) -> None:
-    from tinymodels.tokenization import train_tokenizer
+    from tinymodels.preprocess.tokenization import train_tokenizer
 
     words = [f"alpha{i} beta{i % 7} gamma" for i in range(200)]
     path = tmp_path / "words.txt"

@@ -30,9 +30,9 @@ def test_feature_extractor_gets_the_call_waveform(built: dict[str, Any]) -> None
     from transformers import AutoConfig, AutoFeatureExtractor
 
     from tinymodels.knowledge import override_for
-    from tinymodels.processors import Processors
-    from tinymodels.samples import sample_audio
-    from tinymodels.validate import processor_inputs
+    from tinymodels.preprocess.processors import Processors
+    from tinymodels.preprocess.samples import sample_audio
+    from tinymodels.validate.forward import processor_inputs
 
     folder = built["out"] / "nemotron3_5_transcribe_audio" / "Nemotron3_5TranscribeAudioModel"
     factor = AutoConfig.from_pretrained(folder).subsampling_factor
@@ -53,7 +53,7 @@ def test_feature_size_follows_the_model_width() -> None:
     # Pop2Piano feeds its 512 mel bands straight in as d_model-wide embeddings.
     from transformers import BertConfig, Pop2PianoConfig
 
-    from tinymodels.processors import build_feature_extractor
+    from tinymodels.preprocess.processors import build_feature_extractor
 
     assert build_feature_extractor("Pop2PianoFeatureExtractor", Pop2PianoConfig(d_model=32)).feature_size == 32
     # A width that is not the extractor's default size says nothing about the features.
@@ -63,7 +63,7 @@ def test_feature_size_follows_the_model_width() -> None:
 def test_no_text_ids_for_processors_without_text() -> None:
     from transformers import Pop2PianoProcessor, WhisperProcessor
 
-    from tinymodels.validate import _takes_text
+    from tinymodels.validate.forward import _takes_text
 
     assert not _takes_text(object.__new__(Pop2PianoProcessor))
     assert _takes_text(object.__new__(WhisperProcessor))  # text via *args
@@ -72,7 +72,7 @@ def test_no_text_ids_for_processors_without_text() -> None:
 def test_decoder_start_ids_follow_the_encoder_batch() -> None:
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from tinymodels.validate import _decoder_inputs
+    from tinymodels.validate.forward import _decoder_inputs
 
     model = T5ForConditionalGeneration(T5Config(d_model=16, d_ff=16, num_layers=1, num_heads=2, d_kv=8,
                                                 vocab_size=32))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import arch_errors, assert_all_validate, build_in_process
-from tinymodels.validate import ValidationError, _check_finite
+from tinymodels.validate.forward import ValidationError, _check_finite
 
 TYPES = ("tapas", "timm_wrapper", "qwen2_5_omni", "musicgen_melody")
 
@@ -38,7 +38,7 @@ def test_timm_processor_reloads_from_the_checkpoint_config(built: dict[str, Any]
 
 
 def test_speaker_file_is_part_of_the_checkpoint(built: dict[str, Any]) -> None:
-    from tinymodels.models import SPEAKER_FILE
+    from tinymodels.build.models import SPEAKER_FILE
 
     folder: Path = built["out"] / "qwen2_5_omni" / "Qwen2_5OmniForConditionalGeneration"
     speakers = torch.load(folder / SPEAKER_FILE, weights_only=True)
@@ -67,8 +67,8 @@ def test_minus_inf_is_a_mask_value_but_nan_and_plus_inf_fail() -> None:
 
 
 def test_unexported_mapped_class_is_skipped_with_its_reason() -> None:
-    from tinymodels.builder import _unexported_architectures
-    from tinymodels.discover import architecture_mappings
+    from tinymodels.build.builder import _unexported_architectures
+    from tinymodels.config.discover import architecture_mappings
 
     skipped = _unexported_architectures(architecture_mappings("voxtral_realtime_text"))
     assert list(skipped) == ["VoxtralRealtimeTextModel"]
@@ -77,7 +77,7 @@ def test_unexported_mapped_class_is_skipped_with_its_reason() -> None:
 
 
 def test_null_processor_entries_drop_components() -> None:
-    from tinymodels.builder import split_processor_override
+    from tinymodels.build.builder import split_processor_override
 
     classes, kwargs, rest = split_processor_override({"class": None, "feature_extractor": None,
                                                       "image_processor": {"size": 8}})
@@ -86,7 +86,7 @@ def test_null_processor_entries_drop_components() -> None:
 
 
 def test_declared_auto_subconfig_is_enabled_and_shrunk() -> None:
-    from tinymodels.tiny_config import tiny_config_dict
+    from tinymodels.config.tiny_config import tiny_config_dict
 
     vision = tiny_config_dict("embedding_gemma2")["vision_config"]
     assert vision["model_type"] == "gemma4_vision"

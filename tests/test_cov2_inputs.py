@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.builder import _unregistered_processor
-from tinymodels.discover import modular_parents, processor_classes
+from tinymodels.build.builder import _unregistered_processor
+from tinymodels.config.discover import modular_parents, processor_classes
 from tinymodels.options import BuildOptions
-from tinymodels.validate import VideoSessions, _generate_only, model_inputs
+from tinymodels.validate.forward import VideoSessions, _generate_only, model_inputs
 
 TYPES = ("glmga", "qwen3_omni_moe", "sam2_video", "phi4_multimodal_audio")
 
@@ -49,9 +49,9 @@ def test_generate_only_models_are_detected() -> None:
     import transformers
 
     assert transformers.Qwen3OmniMoeForConditionalGeneration.forward is torch.nn.Module.forward
-    from tinymodels.models import instantiate
-    from tinymodels.tiny_config import config_from_dict
-    from tinymodels.upstream_config import tiny_config_for
+    from tinymodels.build.models import instantiate
+    from tinymodels.config.tiny_config import config_from_dict
+    from tinymodels.config.upstream_config import tiny_config_for
 
     tiny, _ = tiny_config_for("bert", BuildOptions())
     bert = instantiate("BertModel", config_from_dict("bert", tiny), 0)
@@ -84,10 +84,10 @@ def test_optional_required_argument_gets_none(built: dict[str, Any]) -> None:
 
 
 def test_structured_states_are_synthesized_as_dicts_of_pairs() -> None:
+    from tinymodels.config.tiny_config import config_from_dict
+    from tinymodels.config.upstream_config import tiny_config_for
     from tinymodels.knowledge import override_for
-    from tinymodels.tiny_config import config_from_dict
-    from tinymodels.upstream_config import tiny_config_for
-    from tinymodels.validate import synthesized_inputs
+    from tinymodels.validate.forward import synthesized_inputs
 
     tiny, _ = tiny_config_for("gemma4_assistant", BuildOptions())
     config = config_from_dict("gemma4_assistant", tiny)
@@ -105,9 +105,9 @@ def test_structured_states_are_synthesized_as_dicts_of_pairs() -> None:
 def test_parameters_the_model_init_skips_are_seeded() -> None:
     # transformers' init never writes Qwen3-Omni's talker experts: they held stale memory (NaN on
     # some runs). Now drawn from the seeded generator: finite and identical across builds.
-    from tinymodels.models import instantiate
-    from tinymodels.tiny_config import config_from_dict
-    from tinymodels.upstream_config import tiny_config_for
+    from tinymodels.build.models import instantiate
+    from tinymodels.config.tiny_config import config_from_dict
+    from tinymodels.config.upstream_config import tiny_config_for
 
     tiny, _ = tiny_config_for("qwen3_omni_moe_talker_text", BuildOptions())
     config = config_from_dict("qwen3_omni_moe_talker_text", tiny)

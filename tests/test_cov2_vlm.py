@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.processors import processor_added_tokens
-from tinymodels.tiny_config import tiny_config_dict
+from tinymodels.config.tiny_config import tiny_config_dict
+from tinymodels.preprocess.processors import processor_added_tokens
 
 TYPES = ("ovis2", "molmo2", "gemma4_unified", "llama4_vision_model")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.processors import build_feature_extractor
+from tinymodels.preprocess.processors import build_feature_extractor
 
 TYPES = ("canary", "gemma3n_audio", "voxtral_encoder", "speecht5")
 
@@ -53,7 +53,7 @@ def test_synthesized_inputs_apply_per_architecture() -> None:
     from transformers import SpeechT5Config
 
     from tinymodels.knowledge import override_for
-    from tinymodels.validate import synthesized_inputs
+    from tinymodels.validate.forward import synthesized_inputs
 
     config = SpeechT5Config(hidden_size=16, num_mel_bins=10)
     spec = override_for("speecht5").inputs["synthesize"]
@@ -70,8 +70,8 @@ def test_audio_encoder_gets_the_mask_inverted_under_its_own_name(built: dict[str
     # Gemma 3n's parent calls its audio tower with `~input_features_mask` as `audio_mel_mask`.
     from transformers import AutoFeatureExtractor, AutoModel
 
-    from tinymodels.samples import sample_audio
-    from tinymodels.validate import model_inputs
+    from tinymodels.preprocess.samples import sample_audio
+    from tinymodels.validate.forward import model_inputs
 
     folder = built["out"] / "gemma3n_audio" / "Gemma3nAudioEncoder"
     fe = AutoFeatureExtractor.from_pretrained(folder)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.tiny_config import config_from_dict, tiny_config_dict
+from tinymodels.config.tiny_config import config_from_dict, tiny_config_dict
 
 BUILT = ("gemma3n_vision", "sam2", "pp_ocrv6_small_det", "swin")
 
@@ -60,8 +60,8 @@ def test_feature_sizes_follow_the_patch_grid() -> None:
 
 
 def test_timm_towers_get_tiny_model_args_and_their_real_width() -> None:
-    from tinymodels.discover import architectures_for
-    from tinymodels.models import check_size, model_class
+    from tinymodels.build.models import check_size, model_class
+    from tinymodels.config.discover import architectures_for
 
     vision = tiny_config_dict("gemma3n_vision")
     assert vision["hidden_size"] == 2048  # MobileNetV5's fusion output width is fixed
@@ -92,14 +92,14 @@ def test_derived_fields_are_derived_from_the_tiny_values() -> None:
 def test_sibling_config_is_used_as_is() -> None:
     import transformers
 
-    from tinymodels.models import config_for
+    from tinymodels.build.models import config_for
 
     config = config_from_dict("sam2_video", tiny_config_dict("sam2_video"))
     assert config_for(transformers.Sam2Model, config) is config
 
 
 def test_vocabulary_without_tokenizer_shrinks_to_target() -> None:
-    from tinymodels.align import clamp_token_ids, text_configs
+    from tinymodels.preprocess.align import clamp_token_ids, text_configs
 
     tiny = tiny_config_dict("glmga")
     clamp_token_ids(tiny, 1024)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.tiny_config import add_owner_fields, config_from_dict, tiny_config_dict
+from tinymodels.config.tiny_config import add_owner_fields, config_from_dict, tiny_config_dict
 
 # One real build per mechanism: owner fields + pooled image tokens (t5gemma2_encoder), encoder-only
 # head of a seq2seq type (t5gemma), the MLA rotary ratio (mistral4), code ranges (apertus1p5).
@@ -51,7 +51,7 @@ def test_code_ranges_follow_the_tiny_vocabulary(built: dict[str, Any]) -> None:
 
 
 def test_owner_fields_complete_a_standalone_sub_config() -> None:
-    from tinymodels.discover import config_class
+    from tinymodels.config.discover import config_class
 
     defaults = config_class("pix2struct_text_model")().to_dict()
     assert "initializer_range" not in defaults
@@ -66,7 +66,7 @@ def test_owner_fields_complete_a_standalone_sub_config() -> None:
 def test_wrapper_head_gets_the_type_config_wrapped() -> None:
     from transformers import JevConfig, JevForDecision, Qwen3_5Config
 
-    from tinymodels.models import config_for, instantiate
+    from tinymodels.build.models import config_for, instantiate
 
     tiny = tiny_config_dict("qwen2")
     tiny["vocab_size"] = 256  # what aligning with a tiny tokenizer does
@@ -90,7 +90,7 @@ def test_wrapper_head_gets_the_type_config_wrapped() -> None:
 def test_unexported_model_class_is_found_in_its_modeling_module() -> None:
     import transformers
 
-    from tinymodels.models import model_class
+    from tinymodels.build.models import model_class
 
     config = config_from_dict("voxtral_realtime_text", tiny_config_dict("voxtral_realtime_text"))
     assert not hasattr(transformers, "VoxtralRealtimeTextModel")
@@ -100,7 +100,7 @@ def test_unexported_model_class_is_found_in_its_modeling_module() -> None:
 
 
 def test_pooled_image_tokens_fit_the_patch_grid() -> None:
-    from tinymodels.repair import repair_pooled_image_tokens
+    from tinymodels.config.repair import repair_pooled_image_tokens
 
     tiny = tiny_config_dict("t5gemma2_encoder")
     vision = tiny["vision_config"]

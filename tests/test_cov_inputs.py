@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.builder import GENERIC_IMAGE_PROCESSOR
-from tinymodels.discover import modular_parents, processor_classes
+from tinymodels.build.builder import GENERIC_IMAGE_PROCESSOR
+from tinymodels.config.discover import modular_parents, processor_classes
 from tinymodels.knowledge import override_for
 from tinymodels.options import BuildOptions
-from tinymodels.processors import processor_added_tokens, processor_special_tokens
-from tinymodels.samples import CALL_SAMPLES, call_samples, sample_image
-from tinymodels.validate import ValidationError, synthesized_inputs
+from tinymodels.preprocess.processors import processor_added_tokens, processor_special_tokens
+from tinymodels.preprocess.samples import CALL_SAMPLES, call_samples, sample_image
+from tinymodels.validate.forward import ValidationError, synthesized_inputs
 
 TYPES = ("dinov2_with_registers", "vitdet", "patchtst", "vitmatte")
 
@@ -128,8 +128,8 @@ def test_self_added_processor_tokens_are_added_unnamed() -> None:
 def test_document_tokenizers_train_and_are_sized_with_words_and_boxes() -> None:
     # LayoutLMv3's tokenizer encodes OCR words with boxes, never a plain string: probing it with
     # one used to force the generic fallback (and then the processor could not take boxes).
-    from tinymodels.align import tokenizer_vocab_size
-    from tinymodels.tokenization import encode_text, train_tokenizer
+    from tinymodels.preprocess.align import tokenizer_vocab_size
+    from tinymodels.preprocess.tokenization import encode_text, train_tokenizer
 
     options = BuildOptions()
     tok = train_tokenizer("LayoutLMv3Tokenizer", options.corpus, options.vocab_size)

@@ -9,12 +9,17 @@ from typing import Any
 import pytest
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.align import align_with_tokenizer, tokenizer_vocab_size
+from tinymodels.config.tiny_config import config_from_dict
+from tinymodels.config.upstream_config import tiny_config_for
 from tinymodels.options import BuildOptions
-from tinymodels.processors import _patches_per_image, add_pad_token, pads_by_default, processor_special_tokens
-from tinymodels.tiny_config import config_from_dict
-from tinymodels.tokenization import train_tokenizer
-from tinymodels.upstream_config import tiny_config_for
+from tinymodels.preprocess.align import align_with_tokenizer, tokenizer_vocab_size
+from tinymodels.preprocess.processors import (
+    _patches_per_image,
+    add_pad_token,
+    pads_by_default,
+    processor_special_tokens,
+)
+from tinymodels.preprocess.tokenization import train_tokenizer
 
 # esm: pad id filled from the tokenizer; idefics3: processor grows the tokenizer + pixel shuffle;
 # m2m_100: language ids beyond len(tokenizer); cohere_compass: hard-coded placeholder string.
@@ -91,7 +96,7 @@ def test_tokens_read_with_getattr_are_named() -> None:
 
 
 def test_processor_class_named_by_override_data() -> None:
-    from tinymodels.builder import split_processor_override
+    from tinymodels.build.builder import split_processor_override
     from tinymodels.knowledge import override_for
 
     classes, components, rest = split_processor_override({"class": "Kosmos2Processor", "num_image_tokens": 4,

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.processors import build_image_processor
-from tinymodels.tiny_config import config_from_dict, tiny_config_dict
-from tinymodels.validate import model_inputs
+from tinymodels.config.tiny_config import config_from_dict, tiny_config_dict
+from tinymodels.preprocess.processors import build_image_processor
+from tinymodels.validate.forward import model_inputs
 
 BUILT = ("slanext", "idefics3_vision", "paddleocr_vl_vision", "tipsv2")
 
@@ -54,7 +54,7 @@ def test_encoder_patch_size_and_tile_size_follow_the_config() -> None:
 
 
 def test_video_towers_embed_as_many_frames_as_the_sample_clip() -> None:
-    from tinymodels.samples import sample_video
+    from tinymodels.preprocess.samples import sample_video
 
     for model_type in ("videomae", "vivit"):
         assert tiny_config_dict(model_type)["num_frames"] == len(sample_video())

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from conftest import run_cli
-from tinymodels.coverage import auto_mapped_line, render_coverage
-from tinymodels.discover import auto_mapped_pairs
+from tinymodels.ci.coverage import auto_mapped_line, render_coverage
+from tinymodels.config.discover import auto_mapped_pairs
 
 
 def _ok(params: int = 10) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def test_summary_coverage_cli_writes_the_table(built: Path, tmp_path: Path) -> N
 
 
 def _report_dir(tmp_path: Path) -> Path:
-    from tinymodels.reports import write_reports
+    from tinymodels.run.reports import write_reports
 
     report = {"BertConfig": {"model_type": "bert", "processor": {},
                              "pytorch": {"BertModel": _ok(), "BertForMaskedLM": _failed("forward")}}}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tinymodels.discover import (
+from tinymodels.config.discover import (
     architecture_mappings,
     architectures_for,
     owner_model_type,
@@ -73,7 +73,7 @@ def test_sub_config_types_inherit_their_owners_processors() -> None:
 
 @pytest.mark.slow
 def test_a_sub_config_type_builds_and_validates(tmp_path: Path) -> None:
-    from tinymodels.builder import build_model_type, quiet_libraries
+    from tinymodels.build.builder import build_model_type, quiet_libraries
     from tinymodels.options import BuildOptions
 
     quiet_libraries()
@@ -87,7 +87,7 @@ def test_a_sub_config_type_builds_and_validates(tmp_path: Path) -> None:
 @pytest.mark.slow  # resolves the config class of every model type
 def test_alias_types_sharing_a_config_class_are_built_once() -> None:
     """gpt-sw3 reuses GPT2Config: building both would make one report entry overwrite the other."""
-    from tinymodels.discover import config_class, resolve_model_types
+    from tinymodels.config.discover import config_class, resolve_model_types
 
     every = resolve_model_types([], all_types=True)
     names = [config_class(t).__name__ for t in every]

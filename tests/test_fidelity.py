@@ -12,7 +12,7 @@ import pytest
 
 from conftest import arch_errors, build_in_process, run_cli
 from tinymodels.errors import UsageError
-from tinymodels.fidelity.levels import ALL, LevelError, parse_levels
+from tinymodels.validate.levels import ALL, LevelError, parse_levels
 
 TYPES = ("gpt2", "llama", "qwen2", "roberta", "llava", "whisper", "modernbert", "marian")
 
@@ -88,7 +88,7 @@ def test_chat_template_uses_the_family_format_and_known_tokens(built: dict[str, 
 def test_vlm_chat_round_renders_the_processors_image_placeholder(built: dict[str, Any]) -> None:
     from transformers import AutoProcessor
 
-    from tinymodels.fidelity.chat import sample_messages
+    from tinymodels.validate.chat import sample_messages
 
     arch = "LlavaForConditionalGeneration"
     assert built["llava"]["pytorch"][arch]["levels"]["chat"] == "ok"
@@ -98,7 +98,7 @@ def test_vlm_chat_round_renders_the_processors_image_placeholder(built: dict[str
 
 
 def test_failed_level_names_the_task_and_keeps_what_passed(built: dict[str, Any]) -> None:
-    from tinymodels.fidelity.pipelines import run_pipelines, task_specs
+    from tinymodels.validate.pipelines import run_pipelines, task_specs
 
     # GPT-2 has no mask token: fill-mask cannot run on it, and says so.
     done: dict[str, str] = {}
@@ -178,7 +178,7 @@ def test_marian_decoder_vocabulary_is_the_tokenizers(built: dict[str, Any]) -> N
 
 
 def test_level_counts_sum_the_report(built: dict[str, Any]) -> None:
-    from tinymodels.coverage import level_counts, levels_table
+    from tinymodels.ci.coverage import level_counts, levels_table
 
     report = {t: built[t] for t in TYPES}
     counts = level_counts(report)
@@ -199,7 +199,7 @@ def test_skipped_levels_are_reported_with_their_reason(tmp_path_factory: pytest.
 
 
 def test_model_card_states_the_levels_passed(built: dict[str, Any]) -> None:
-    from tinymodels.modelcard import model_card
+    from tinymodels.hub.modelcard import model_card
 
     arch = "GPT2ForSequenceClassification"
     entry = built["gpt2"]

@@ -48,7 +48,7 @@ def test_own_generate_gets_the_default_generation_parameters(built: dict[str, An
         MusicgenForConditionalGeneration,
     )
 
-    from tinymodels.fidelity.metadata import complete_generation_config, own_generate_skips_defaults
+    from tinymodels.build.metadata import complete_generation_config, own_generate_skips_defaults
 
     assert own_generate_skips_defaults(MusicgenForCausalLM)
     assert not own_generate_skips_defaults(MusicgenForConditionalGeneration)  # merges them itself
@@ -116,7 +116,7 @@ def test_generate_and_any_to_any_get_the_waveform(built: dict[str, Any]) -> None
 def test_audio_llm_prompts_carry_audio(built: dict[str, Any]) -> None:
     from transformers import pipeline
 
-    from tinymodels.fidelity.pipelines import SAMPLES, _Context
+    from tinymodels.validate.pipelines import SAMPLES, _Context
 
     # Voxtral's processor renders conversations (raw prompts with its placeholder are refused).
     pipe = pipeline("any-to-any", model=str(built["out"] / "voxtral" / "VoxtralForConditionalGeneration"), device="cpu")
@@ -132,7 +132,7 @@ def test_audio_llm_prompts_carry_audio(built: dict[str, Any]) -> None:
 
 
 def test_codebook_decoders_are_told_apart_from_code_and_text_decoders() -> None:
-    from tinymodels.align import codebook_decoders
+    from tinymodels.preprocess.align import codebook_decoders
 
     music = {"decoder": {"model_type": "musicgen_decoder", "num_codebooks": 4, "vocab_size": 2048}}
     depth = {"decoder": {"model_type": "x", "num_codebooks": 8, "audio_vocab_size": 2048, "vocab_size": 32000}}

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from tinymodels.fidelity.levels import OK
+from tinymodels.validate.levels import OK
 
 
 def build(factory: pytest.TempPathFactory, model_type: str, archs: tuple[str, ...], levels: set[str]) -> dict[str, Any]:
     """A real in-process build of `archs` of `model_type` at `levels` (plus load): the type's
     report entry, with the output folder under "out"."""
-    from tinymodels.builder import build_model_type, one_thread, quiet_libraries
-    from tinymodels.discover import architecture_mappings
+    from tinymodels.build.builder import build_model_type, one_thread, quiet_libraries
+    from tinymodels.config.discover import architecture_mappings
     from tinymodels.options import BuildOptions
 
     quiet_libraries()
@@ -44,9 +44,9 @@ def test_gemma3n_trains_without_nan_gradients(tmp_path_factory: pytest.TempPathF
 
 
 def test_training_batches_pad_on_the_right_and_restore_the_side() -> None:
-    from tinymodels.fidelity.train import padded_batch
-    from tinymodels.processors import Processors
-    from tinymodels.tokenization import train_tokenizer
+    from tinymodels.preprocess.processors import Processors
+    from tinymodels.preprocess.tokenization import train_tokenizer
+    from tinymodels.validate.train import padded_batch
 
     tokenizer = train_tokenizer("GemmaTokenizer", "builtin", 1024)
     assert tokenizer.padding_side == "left"
@@ -105,8 +105,8 @@ def test_bark_generates_with_its_sub_model_generation_configs(tmp_path_factory: 
 def test_generation_stages_are_read_from_a_chained_generate() -> None:
     from transformers import BarkModel, LlamaForCausalLM
 
-    from tinymodels.fidelity.pipelines import staged_budget
-    from tinymodels.validate import generation_stages
+    from tinymodels.validate.forward import generation_stages
+    from tinymodels.validate.pipelines import staged_budget
 
     bark = BarkModel.__new__(BarkModel)
     assert generation_stages(bark) == ["semantic_", "coarse_", "fine_"]

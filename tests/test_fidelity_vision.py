@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from conftest import arch_errors, arch_levels, build_in_process
-from tinymodels.fidelity.pipelines import task_specs
-from tinymodels.repair import repair_label_names
+from tinymodels.config.repair import repair_label_names
+from tinymodels.validate.pipelines import task_specs
 
 # Small and quick: a classifier whose config class hides its label names (pvt), a backbone
 # under AutoModel (hgnet_v2), a video classifier (videomae), a classifier with a drop-everything

@@ -11,7 +11,7 @@ import torch
 
 from conftest import assert_all_validate, build_in_process
 from tinymodels.knowledge import override_for
-from tinymodels.validate import ValidationError, synthesized_inputs
+from tinymodels.validate.forward import ValidationError, synthesized_inputs
 
 
 @pytest.fixture(scope="module")

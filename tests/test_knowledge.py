@@ -8,17 +8,17 @@ import pytest
 import yaml
 
 from tinymodels import knowledge
-from tinymodels.discover import all_model_types
+from tinymodels.config.discover import all_model_types
 
 
 def _resource_names() -> list[str]:
-    return sorted(p.name for p in resources.files("tinymodels").joinpath("resources").iterdir()
+    return sorted(p.name for p in resources.files("tinymodels.knowledge").joinpath("resources").iterdir()
                   if p.name.endswith(".yaml"))
 
 
 @pytest.mark.parametrize("name", _resource_names())
 def test_data_files_have_no_duplicate_keys(name: str) -> None:
-    text = resources.files("tinymodels").joinpath("resources", name).read_text(encoding="utf-8")
+    text = resources.files("tinymodels.knowledge").joinpath("resources", name).read_text(encoding="utf-8")
     assert isinstance(knowledge.load_yaml_text(text), dict)
 
 
@@ -39,7 +39,7 @@ def test_every_override_names_a_known_type_and_gives_a_reason() -> None:
 
 def test_overrides_of_one_type_merge_across_files() -> None:
     # A type may have entries in several topical files: every file's fields apply.
-    per_file = {n: knowledge.load_yaml_text(resources.files("tinymodels").joinpath("resources", n)
+    per_file = {n: knowledge.load_yaml_text(resources.files("tinymodels.knowledge").joinpath("resources", n)
                                             .read_text(encoding="utf-8")).get("overrides") or {}
                 for n in _resource_names() if n.startswith("overrides")}
     shared = sorted({t for a in per_file.values() for t in a

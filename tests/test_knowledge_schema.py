@@ -18,12 +18,12 @@ REASON = "an upstream reason long enough to explain the entry"
 
 @pytest.mark.parametrize("name", knowledge.resource_names())
 def test_every_shipped_file_fits_the_schema(name: str) -> None:
-    text = resources.files("tinymodels").joinpath("resources", name).read_text(encoding="utf-8")
+    text = resources.files("tinymodels.knowledge").joinpath("resources", name).read_text(encoding="utf-8")
     assert knowledge.schema_errors(name, knowledge.load_yaml_text(text)) == []
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
-    schema = json.loads(resources.files("tinymodels").joinpath("resources", knowledge.SCHEMA).read_text("utf-8"))
+    schema = json.loads(resources.files("tinymodels.knowledge").joinpath("resources", knowledge.SCHEMA).read_text("utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
 

@@ -13,7 +13,7 @@ import transformers
 from packaging.version import Version
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.repair import repair_layer_patterns
+from tinymodels.config.repair import repair_layer_patterns
 
 needs_525 = pytest.mark.skipif(Version(transformers.__version__).release < (5, 25),
                                reason="kolibri1_1, pi05, ovis2_5 and llava_onevision1_5 are new in transformers 5.25")
@@ -41,7 +41,7 @@ def test_every_architecture_passes_every_level(built: dict[str, Any], model_type
 
 @needs_525
 def test_kolibri_keeps_its_indexer_and_kv_sharing_layers() -> None:
-    from tinymodels.tiny_config import tiny_config_dict
+    from tinymodels.config.tiny_config import tiny_config_dict
 
     tiny = tiny_config_dict("kolibri1_1")  # validated by the config class itself
     types, index, sources = tiny["layer_types"], tiny["index_layers"], tiny["kv_source_layers"]

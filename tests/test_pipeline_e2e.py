@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from conftest import UPSTREAM_SUMMARY, run_cli
-from tinymodels import reports
+from tinymodels.run import reports
 
 TYPES = ("bert", "vit", "wav2vec2")  # the same types as the session's `built` one-process build
 

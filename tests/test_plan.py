@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from tinymodels import plan, reports
+from tinymodels.ci import plan
 from tinymodels.cli import main
 from tinymodels.errors import ReportError, UsageError
+from tinymodels.run import reports
 
 
 def creation_entry(model_type: str, archs: dict[str, float | None], entry_seconds: float | None = None) -> dict:
-    """A creation-report entry shaped as documented in tinymodels.reports."""
+    """A creation-report entry shaped as documented in tinymodels.run.reports."""
     pytorch = {}
     for arch, seconds in archs.items():
         info = {"model": arch, "checkpoint": f"{model_type}/{arch}", "params": 1000, "bytes": 4096}
@@ -135,7 +136,7 @@ def test_cli_balances_with_timings_and_writes_github_output(tmp_path, monkeypatc
 
 
 def test_cli_estimates_from_architecture_count(capsys, monkeypatch):
-    from tinymodels.discover import architectures_for
+    from tinymodels.config.discover import architectures_for
 
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     assert main(["plan", "bert", "--shards", "3"]) == 0

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from tinymodels.align import align_with_tokenizer
-from tinymodels.builder import build_model_type, quiet_libraries
+from tinymodels.build.builder import build_model_type, quiet_libraries
 from tinymodels.options import BuildOptions
-from tinymodels.processors import (
+from tinymodels.preprocess.align import align_with_tokenizer
+from tinymodels.preprocess.processors import (
     add_special_tokens,
     config_special_tokens,
     processor_special_tokens,
     scale_image_grid,
 )
-from tinymodels.tokenization import train_tokenizer
+from tinymodels.preprocess.tokenization import train_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +100,8 @@ def test_saved_processor_and_config_agree_on_the_image_token(builds: tuple[Path,
 
 
 def test_text_sub_models_borrow_no_media_processors() -> None:
-    from tinymodels.builder import _with_home_components
-    from tinymodels.discover import processor_classes
+    from tinymodels.build.builder import _with_home_components
+    from tinymodels.config.discover import processor_classes
 
     # An image processor and a feature extractor saved side by side overwrite one
     # preprocessor_config.json: a text sub-model takes neither.
@@ -113,8 +113,8 @@ def test_text_sub_models_borrow_no_media_processors() -> None:
 
 
 def test_processor_components_from_class_declaration_and_data() -> None:
-    from tinymodels.builder import _declared_components, split_processor_override
-    from tinymodels.discover import processor_classes
+    from tinymodels.build.builder import _declared_components, split_processor_override
+    from tinymodels.config.discover import processor_classes
 
     # HiggsAudioV2Processor declares `feature_extractor_class = "DacFeatureExtractor"`.
     assert _declared_components(processor_classes("higgs_audio_v2")).feature_extractor == "DacFeatureExtractor"
@@ -129,8 +129,8 @@ def test_processor_components_from_class_declaration_and_data() -> None:
 def test_ocr_is_off_and_clusters_fit_the_tiny_config() -> None:
     from transformers import ImageGPTConfig
 
-    from tinymodels.processors import build_image_processor
-    from tinymodels.samples import sample_image
+    from tinymodels.preprocess.processors import build_image_processor
+    from tinymodels.preprocess.samples import sample_image
 
     # OCR needs the Tesseract binary: off, the image alone is processed.
     layout = build_image_processor("LayoutLMv3ImageProcessor", None)
@@ -144,9 +144,9 @@ def test_ocr_is_off_and_clusters_fit_the_tiny_config() -> None:
 
 def test_nested_text_configs_get_the_tokenizer_vocabulary() -> None:
     """colpali keeps its text model two levels down (vlm_config.text_config): it must be aligned too."""
-    from tinymodels.align import align_with_tokenizer
-    from tinymodels.tiny_config import tiny_config_dict
-    from tinymodels.tokenization import train_tokenizer
+    from tinymodels.config.tiny_config import tiny_config_dict
+    from tinymodels.preprocess.align import align_with_tokenizer
+    from tinymodels.preprocess.tokenization import train_tokenizer
 
     tiny = tiny_config_dict("colpali")
     tok = train_tokenizer("TokenizersBackend", "builtin", 1024)
@@ -163,8 +163,8 @@ def test_image_processor_temporal_patch_follows_the_config(model_type: str, imag
                                                            expected: int) -> None:
     import transformers
 
-    from tinymodels.processors import image_config_kwargs
-    from tinymodels.tiny_config import check_config, tiny_config_dict
+    from tinymodels.config.tiny_config import check_config, tiny_config_dict
+    from tinymodels.preprocess.processors import image_config_kwargs
 
     config = check_config(model_type, tiny_config_dict(model_type))
     cls = getattr(transformers, image_processor)

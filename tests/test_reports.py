@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import UPSTREAM_SUMMARY
-from tinymodels import reports
+from tinymodels.run import reports
 
 
 def _shape(entry: dict) -> dict:

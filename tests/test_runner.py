@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from conftest import cli_env, run_cli
-from tinymodels.fingerprint import STAMP
-from tinymodels.reports import output_digests
+from tinymodels.run.fingerprint import STAMP
+from tinymodels.run.reports import output_digests
 
 pytestmark = pytest.mark.slow
 
@@ -98,12 +98,12 @@ def test_up_to_date_rerun_imports_neither_torch_nor_transformers(built_n2: Path)
     assert proc.returncode == 0, proc.stderr
     assert f"{len(TYPES)} model type(s) up to date" in proc.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "tinymodels.runner" in imported
+    assert "tinymodels.run.runner" in imported
     assert not {m for m in imported if m.split(".")[0] in ("torch", "transformers")}
 
 
 def test_stamped_types_name_the_types_of_an_unchanged_environment(built_n2: Path, tmp_path: Path) -> None:
-    from tinymodels.fingerprint import TYPES_STAMP, stamp_types, stamped_types
+    from tinymodels.run.fingerprint import TYPES_STAMP, stamp_types, stamped_types
 
     assert stamped_types(built_n2, ["gpt2", "vit", "gpt2"], all_types=False) == ["gpt2", "vit"]
     # A name without a stamp (unknown, or never built here) needs transformers to resolve it.
@@ -234,7 +234,7 @@ def test_hanging_type_is_stopped_at_its_timeout(tmp_path: Path) -> None:
 
 def test_composite_folders_count_as_present(tmp_path: Path) -> None:
     """Composites are keyed by class but live in `<Class>-<enc>-<dec>`: an unchanged re-run must not rebuild them."""
-    from tinymodels.runner import _folders_present
+    from tinymodels.run.runner import _folders_present
 
     type_dir = tmp_path / "encoder-decoder"
     folder = type_dir / "EncoderDecoderModel-bert-bert"
@@ -250,7 +250,7 @@ def test_workers_start_early_only_for_certain_work(built_n2: Path, tmp_path: Pat
     # Judged from stamps alone, before transformers is imported: a type without a stamp is
     # certain work, an up-to-date one is not (its fingerprint is checked later).
     from tinymodels.options import BuildOptions
-    from tinymodels.runner import _surely_builds
+    from tinymodels.run.runner import _surely_builds
 
     fresh = BuildOptions(output=tmp_path, model_types=("gpt2", "vit"), num_workers=2)
     assert _surely_builds(fresh, all_types=False) == 2
@@ -291,7 +291,7 @@ def test_no_process_outlives_the_build(tmp_path: Path) -> None:
 def test_a_second_build_on_a_locked_output_dir_is_refused(tmp_path: Path) -> None:
     # The lock is what lets clean_stale delete another run's staging folders safely.
     from tinymodels.errors import OutputDirError
-    from tinymodels.runner import _output_lock
+    from tinymodels.run.runner import _output_lock
 
     with _output_lock(tmp_path):
         with pytest.raises(OutputDirError, match="another tinymodels build is writing to") as caught:

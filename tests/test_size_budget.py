@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from tinymodels.models import MAX_WEIGHT_BYTES, ModelTooLargeError, check_size, save
+from tinymodels.build.models import MAX_WEIGHT_BYTES, ModelTooLargeError, check_size, save
 
 
 class _ReadsDataWhileBuilding(torch.nn.Module):

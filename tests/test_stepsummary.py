@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinymodels import reports, stepsummary
+from tinymodels.ci import stepsummary
 from tinymodels.cli import main
+from tinymodels.run import reports
 
 
 def ok(model_type: str, arch: str, **extra) -> dict:

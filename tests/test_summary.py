@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import UPSTREAM_SUMMARY as UPSTREAM
-from tinymodels import reports, summary
+from tinymodels.ci import summary
 from tinymodels.cli import main
 from tinymodels.errors import ReportError
+from tinymodels.run import reports
 
 
 def upstream_update(data: dict, new_data: dict) -> str:
@@ -206,8 +207,8 @@ def test_summary_validation_function():
 def test_counts_for_the_action_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     """`summary counts` feeds the composite action's outputs through $GITHUB_OUTPUT."""
-    from tinymodels import reports
     from tinymodels.cli import main
+    from tinymodels.run import reports
 
     report = {
         "AConfig": {"processor": {}, "pytorch": {

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tinymodels.align import clamp_token_ids
-from tinymodels.discover import architecture_mappings, config_class
-from tinymodels.tiny_config import check_config, tiny_config_dict
+from tinymodels.config.discover import architecture_mappings, config_class
+from tinymodels.config.tiny_config import check_config, tiny_config_dict
+from tinymodels.preprocess.align import clamp_token_ids
 
 # Params of a base model once the text vocabulary is aligned with a 1024-token tokenizer.
 PARAM_BUDGET = 2_500_000  # 10 MB of float32 weights
@@ -195,7 +195,7 @@ def test_ffn_and_latent_widths_are_capped(model_type: str, field: str) -> None:
 def test_text_heads_of_composite_types_get_their_sub_config() -> None:
     import transformers
 
-    from tinymodels.models import config_for
+    from tinymodels.build.models import config_for
 
     config = check_config("llama4", _with_vocab(tiny_config_dict("llama4")))
     sub = config_for(transformers.Llama4ForCausalLM, config)

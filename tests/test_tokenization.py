@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tinymodels.corpus import load_corpus
-from tinymodels.tokenization import train_tokenizer
+from tinymodels.preprocess.corpus import load_corpus
+from tinymodels.preprocess.tokenization import train_tokenizer
 
 # One class per model kind whose `tokenizers` trainer breaks ties in hash-map order:
 # WordPiece, BPE with an end-of-word suffix, Unigram; then file-based (PythonBackend /
@@ -24,7 +24,7 @@ FILE_BASED = ["EsmTokenizer", "BertGenerationTokenizer", "RoCBertTokenizer"]
 _DIGEST_SCRIPT = """
 import hashlib, sys, tempfile
 from pathlib import Path
-from tinymodels.tokenization import train_tokenizer
+from tinymodels.preprocess.tokenization import train_tokenizer
 for name in sys.argv[1:]:
     out = Path(tempfile.mkdtemp())
     train_tokenizer(name, "builtin", 1024).save_pretrained(out)
@@ -155,7 +155,7 @@ def test_class_default_tokens_join_the_generated_vocabulary() -> None:
 def test_tokenizer_knowledge_names_real_classes() -> None:
     import transformers
 
-    from tinymodels.tokenization import class_knowledge
+    from tinymodels.preprocess.tokenization import class_knowledge
 
     for name in class_knowledge():
         assert hasattr(transformers, name), name

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tinymodels.options import BuildOptions
-from tinymodels.tiny_config import tiny_config_dict
-from tinymodels.upstream_config import (
+from tinymodels.config.tiny_config import tiny_config_dict
+from tinymodels.config.upstream_config import (
     SOURCE_SHRUNK,
     SOURCE_TEST_CLASS,
     modeling_test_file,
     tiny_config_for,
     tiny_config_from_repo,
 )
+from tinymodels.options import BuildOptions
 
 REPO = Path(__file__).resolve().parent / "fixtures" / "transformers_repo"
 
@@ -68,7 +68,7 @@ def test_checkout_tests_do_not_shadow_our_tests_package() -> None:
 @pytest.mark.parametrize(("model_type", "arch", "source"), [("bert", "BertModel", SOURCE_TEST_CLASS),
                                                             ("gpt2", "GPT2Model", SOURCE_SHRUNK)])
 def test_build_records_the_config_source(tmp_path: Path, model_type: str, arch: str, source: str) -> None:
-    from tinymodels.builder import build_model_type, quiet_libraries
+    from tinymodels.build.builder import build_model_type, quiet_libraries
 
     quiet_libraries()
     options = BuildOptions(transformers_repo=REPO)

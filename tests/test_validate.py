@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tinymodels.builder import reload_processors
-from tinymodels.discover import architecture_mappings
-from tinymodels.processors import Processors
-from tinymodels.validate import ValidationError, processor_inputs, validate_model
+from tinymodels.build.builder import reload_processors
+from tinymodels.config.discover import architecture_mappings
+from tinymodels.preprocess.processors import Processors
+from tinymodels.validate.forward import ValidationError, processor_inputs, validate_model
 
 
 def _load(built: Path, arch: str):

@@ -22,7 +22,7 @@ import pytest
 
 import tinymodels
 from conftest import run_cli
-from tinymodels import reports
+from tinymodels.run import reports
 from workflow_emulator import Expressions, WorkflowRun
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from tinymodels.fidelity.levels import ALL as ALL_LEVELS
+from tinymodels.validate.levels import ALL as ALL_LEVELS
 
 DEFAULT_OUTPUT: Final[str] = "tiny-models"
 DEFAULT_VOCAB_SIZE: Final[int] = 1024

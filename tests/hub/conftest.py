@@ -66,7 +66,7 @@ def _save_model(folder: Path, cls_name: str, seed: int) -> int:
 def build_output(root: Path, seed: int = 0) -> Path:
     """An output dir shaped like `tinymodels build bert`: two OK archs, one failed arch
     that left a half-built folder, a stray folder the report does not know, reports."""
-    from tinymodels.reports import write_reports
+    from tinymodels.run.reports import write_reports
 
     out = root / "out"
     pytorch = {}

@@ -72,7 +72,7 @@ def write_albert(folder: Path) -> Path:
 
     import sentencepiece as spm
 
-    from tinymodels.corpus import load_corpus
+    from tinymodels.preprocess.corpus import load_corpus
 
     # The built-in corpus plus made-up words, so that the original is larger than the tiny target.
     syllables = ["ka", "lo", "mir", "tse", "vun", "dra", "pel", "qos", "hib", "zut", "nar", "wem"]

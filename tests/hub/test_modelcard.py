@@ -11,8 +11,8 @@ from huggingface_hub import ModelCard
 from huggingface_hub.errors import HfHubHTTPError
 
 from tinymodels import __version__
-from tinymodels.modelcard import model_card, pipeline_tag_for
-from tinymodels.upload import find_targets, is_transient, mask_token, repo_id_for, retry_after
+from tinymodels.hub.modelcard import model_card, pipeline_tag_for
+from tinymodels.hub.upload import find_targets, is_transient, mask_token, repo_id_for, retry_after
 
 ENTRY = {"processor": {"BertTokenizer": "BertTokenizer", "ViTImageProcessor": "ViTImageProcessor"},
          "vocab_size": 1024, "model_type": "bert"}

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from tinymodels.fingerprint import TypeFacts, compute
 from tinymodels.options import BuildOptions
-from tinymodels.originals import checkpoint_for, parse_originals
-from tinymodels.reports import CREATION_REPORT, SUMMARY, output_digests
+from tinymodels.preprocess.originals import checkpoint_for, parse_originals
+from tinymodels.run.fingerprint import TypeFacts, compute
+from tinymodels.run.reports import CREATION_REPORT, SUMMARY, output_digests
 
 from .conftest import SECRET_TOKEN, HubServer
 from .originals import CHATML, GPT2_PLAIN, GPT2_SPECIALS, ORIGINALS, VIT_MEAN, VIT_STD
@@ -93,7 +93,7 @@ def test_fetch_takes_tokenizer_and_processor_files_only(hub: HubServer, tmp_path
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import HfApi, constants
 
-    from tinymodels.originals import SourceError, fetch
+    from tinymodels.preprocess.originals import SourceError, fetch
 
     # The client built its download URL template from HF_ENDPOINT at import: point it here too.
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
@@ -114,7 +114,7 @@ def test_fetch_takes_tokenizer_and_processor_files_only(hub: HubServer, tmp_path
 def test_unreachable_hub_is_tried_once_per_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from huggingface_hub import constants
 
-    from tinymodels import originals
+    from tinymodels.preprocess import originals
 
     closed = "http://127.0.0.1:9"  # discard port: connection refused
     monkeypatch.setenv("HF_HOME", str(tmp_path))
@@ -131,7 +131,7 @@ def test_unreachable_hub_is_tried_once_per_process(monkeypatch: pytest.MonkeyPat
 
 
 def test_summary_merge_takes_the_rebuilds_source() -> None:
-    from tinymodels.summary import merge
+    from tinymodels.ci.summary import merge
 
     old = {"GPT2Model": {"tokenizer_classes": ["GPT2Tokenizer"], "model_classes": ["GPT2Model"]}}
     new = {"GPT2Model": {**old["GPT2Model"], "tokenizer_source": "original:openai-community/gpt2",
@@ -141,7 +141,7 @@ def test_summary_merge_takes_the_rebuilds_source() -> None:
 
 
 def test_model_card_names_the_original() -> None:
-    from tinymodels.modelcard import render_card
+    from tinymodels.hub.modelcard import render_card
 
     facts = {"architecture": "GPT2LMHeadModel", "tool_version": "0", "model_type": "gpt2", "vocab_size": 1024,
              "tokenizers": ["GPT2Tokenizer"], "chat_template": "original",
@@ -154,7 +154,7 @@ def test_model_card_names_the_original() -> None:
 
 
 def test_composite_takes_the_decoders_tokenizer_and_the_encoders_processors() -> None:
-    from tinymodels.originals import combine_records
+    from tinymodels.preprocess.originals import combine_records
 
     encoder = {"tokenizer_source": "none", "processor_source": "original:google/vit-base-patch16-224"}
     decoder = {"tokenizer_source": "blank", "processor_source": "none",
@@ -166,7 +166,7 @@ def test_composite_takes_the_decoders_tokenizer_and_the_encoders_processors() ->
 
 
 def test_step_summary_lists_source_fallbacks() -> None:
-    from tinymodels.stepsummary import render_markdown
+    from tinymodels.ci.stepsummary import render_markdown
 
     ok = {"model": "T5Model", "checkpoint": "t5/T5Model", "params": 10, "bytes": 10, "seconds": 1.0}
     report = {"T5Config": {"model_type": "t5", "processor": {}, "pytorch": {"T5Model": ok},
@@ -200,8 +200,8 @@ def test_source_is_in_the_fingerprint() -> None:
 def test_retrain_keeps_pipeline_and_is_deterministic(tmp_path: Path) -> None:
     from transformers import GPT2Tokenizer
 
-    from tinymodels.corpus import load_corpus
-    from tinymodels.originals import retrain
+    from tinymodels.preprocess.corpus import load_corpus
+    from tinymodels.preprocess.originals import retrain
 
     original = GPT2Tokenizer.from_pretrained(ORIGINALS["gpt2"][1](tmp_path / "gpt2"))
     corpus = list(load_corpus("builtin"))
@@ -212,7 +212,7 @@ def test_retrain_keeps_pipeline_and_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_processor_settings_flat_nested_or_refused(tmp_path: Path) -> None:
-    from tinymodels.originals import Source, SourceError, settings_from
+    from tinymodels.preprocess.originals import Source, SourceError, settings_from
 
     flat = ORIGINALS["vit"][1](tmp_path / "flat")
     settings = settings_from(flat, "image_processor", "ViTImageProcessor")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tinymodels.errors import UploadError
-from tinymodels.reports import CREATION_REPORT, FAILED_UPLOADS, SUMMARY
-from tinymodels.upload import upload_output
+from tinymodels.hub.upload import upload_output
+from tinymodels.run.reports import CREATION_REPORT, FAILED_UPLOADS, SUMMARY
 
 from .conftest import OK_ARCHS, ORG, SECRET_TOKEN, _save_model
 

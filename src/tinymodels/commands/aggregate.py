@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Merge, write, summarise."""
-    from tinymodels import aggregate, reports, stepsummary
+    from tinymodels.ci import aggregate, stepsummary
     from tinymodels.errors import OutputDirError
+    from tinymodels.run import reports
 
     merged = aggregate.merge_partials(args.partials)
     if not merged.report:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from tinymodels import environment
 from tinymodels.errors import UsageError
-from tinymodels.fidelity.levels import parse_levels
 from tinymodels.options import (
     DEFAULT_CORPUS,
     DEFAULT_OUTPUT,
@@ -17,7 +16,8 @@ from tinymodels.options import (
     DEFAULT_VOCAB_SIZE,
     BuildOptions,
 )
-from tinymodels.originals import parse_originals
+from tinymodels.preprocess.originals import parse_originals
+from tinymodels.validate.levels import parse_levels
 
 HELP = "build and validate tiny models for model types"
 DESCRIPTION = """\
@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> BuildOptions:
     """Validate the parsed flags and resolve them into `BuildOptions`."""
-    from tinymodels.discover import resolve_model_types
+    from tinymodels.config.discover import resolve_model_types
 
     draft = draft_options(args)
     return replace(draft, model_types=tuple(resolve_model_types(list(draft.model_types), all_types=args.all)))
@@ -153,8 +153,8 @@ def draft_options(args: argparse.Namespace) -> BuildOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve options, build, then optionally upload."""
-    from tinymodels.fingerprint import stamp_types, stamped_types
-    from tinymodels.runner import early_workers, run_build
+    from tinymodels.run.fingerprint import stamp_types, stamped_types
+    from tinymodels.run.runner import early_workers, run_build
 
     draft = draft_options(args)
     # Workers import torch/transformers in parallel with this process resolving the types.
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         # Up-to-date outputs name their types: a no-change re-run never imports transformers.
         model_types = stamped_types(draft.output, list(draft.model_types), args.all)
         if model_types is None:
-            from tinymodels.discover import resolve_model_types
+            from tinymodels.config.discover import resolve_model_types
 
             model_types = resolve_model_types(list(draft.model_types), all_types=args.all)
             if args.all:
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         options = replace(draft, model_types=tuple(model_types))
         code = run_build(options, pool=pool)
     if args.upload:
-        from tinymodels.upload import upload_output
+        from tinymodels.hub.upload import upload_output
 
         upload_output(options.output, organization=args.organization, token=args.token, create_pr=not args.no_pr,
                       check_organization=args.check_organization)

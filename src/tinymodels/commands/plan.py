@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the model types, balance the shards, print and export the matrix."""
-    from tinymodels import plan
+    from tinymodels.ci import plan
 
     requested = list(dict.fromkeys([*args.model_types, *args.model_types_csv]))
     if args.all and requested:
@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
     timings: dict[str, float] = {}
     if args.timings is not None:
-        from tinymodels.aggregate import find_report_file
+        from tinymodels.ci.aggregate import find_report_file
         from tinymodels.errors import ReportError
-        from tinymodels.reports import CREATION_REPORT
+        from tinymodels.run.reports import CREATION_REPORT
 
         try:
             report_file = find_report_file(args.timings, CREATION_REPORT)
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             timings = plan.load_timings(report_file)
 
-    from tinymodels.discover import resolve_model_types
+    from tinymodels.config.discover import resolve_model_types
 
     model_types = resolve_model_types(requested, all_types=args.all)
     costs = plan.expected_costs(model_types, timings)

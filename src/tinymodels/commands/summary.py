@@ -105,13 +105,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the chosen action."""
     if args.summary_action == "markdown":
-        from tinymodels.stepsummary import render_report_dir
+        from tinymodels.ci.stepsummary import render_report_dir
 
         print(render_report_dir(args.report_dir), end="", flush=True)
         return 0
 
     if args.summary_action == "counts":
-        from tinymodels.reports import CREATION_REPORT, arch_ok, load_report
+        from tinymodels.run.reports import CREATION_REPORT, arch_ok, load_report
 
         report = load_report(args.report_dir / CREATION_REPORT)
         archs = [info for entry in report.values() for info in entry.get("pytorch", {}).values()]
@@ -132,9 +132,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.summary_action == "pr-body":
-        from tinymodels.coverage import headline
+        from tinymodels.ci.coverage import headline
         from tinymodels.errors import ReportError
-        from tinymodels.reports import atomic_write_text
+        from tinymodels.run.reports import atomic_write_text
 
         try:
             lines = headline(args.coverage.read_text(encoding="utf-8"))
@@ -150,17 +150,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.summary_action == "coverage":
-        from tinymodels.aggregate import find_report_file, read_json, validate_creation_report
-        from tinymodels.coverage import render_coverage
-        from tinymodels.reports import CREATION_REPORT, atomic_write_text
+        from tinymodels.ci.aggregate import find_report_file, read_json, validate_creation_report
+        from tinymodels.ci.coverage import render_coverage
+        from tinymodels.run.reports import CREATION_REPORT, atomic_write_text
 
         path = find_report_file(args.report_dir, CREATION_REPORT)
-        from tinymodels.discover import auto_mapped_pairs
+        from tinymodels.config.discover import auto_mapped_pairs
 
         report = validate_creation_report(read_json(path), str(path))
         text = render_coverage(report, auto_mapped_pairs())
         if args.refresh:
-            from tinymodels.discover import resolve_model_types
+            from tinymodels.config.discover import resolve_model_types
 
             built = {e.get("model_type") for e in report.values()}
             missing = sorted(set(resolve_model_types([], all_types=True)) - built)
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
             print(text, end="", flush=True)
         return 0
 
-    from tinymodels.summary import load_new_summary, update_summary_file
+    from tinymodels.ci.summary import load_new_summary, update_summary_file
 
     new = load_new_summary(args.source)
     if not new:

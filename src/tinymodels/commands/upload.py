@@ -39,7 +39,7 @@ Examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register `upload` options."""
-    from tinymodels.upload import DEFAULT_MAX_WORKERS, DEFAULT_TIMEOUT
+    from tinymodels.hub.upload import DEFAULT_MAX_WORKERS, DEFAULT_TIMEOUT
 
     parser.add_argument("output", type=Path, metavar="OUTPUT_DIR", help="output directory of 'tinymodels build'")
     parser.add_argument("--organization", "--org", required=True,
@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the flags, upload, print one line per model (stdout) and return 0."""
-    from tinymodels.upload import upload_output
+    from tinymodels.hub.upload import upload_output
 
     if args.max_workers < 1:
         raise UsageError(f"--max-workers must be at least 1 (got {args.max_workers})")
