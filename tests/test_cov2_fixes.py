@@ -67,7 +67,7 @@ def test_minus_inf_is_a_mask_value_but_nan_and_plus_inf_fail() -> None:
 
 
 def test_unexported_mapped_class_is_skipped_with_its_reason() -> None:
-    from tinymodels.build.builder import _unexported_architectures
+    from tinymodels.build.architectures import _unexported_architectures
     from tinymodels.config.discover import architecture_mappings
 
     skipped = _unexported_architectures(architecture_mappings("voxtral_realtime_text"))
@@ -77,7 +77,7 @@ def test_unexported_mapped_class_is_skipped_with_its_reason() -> None:
 
 
 def test_null_processor_entries_drop_components() -> None:
-    from tinymodels.build.builder import split_processor_override
+    from tinymodels.build.processor_plan import split_processor_override
 
     classes, kwargs, rest = split_processor_override({"class": None, "feature_extractor": None,
                                                       "image_processor": {"size": 8}})

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.build.builder import _unregistered_processor
+from tinymodels.build.processor_plan import _unregistered_processor
 from tinymodels.config.discover import modular_parents, processor_classes
 from tinymodels.options import BuildOptions
 from tinymodels.validate.forward import VideoSessions, _generate_only, model_inputs

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.build.builder import GENERIC_IMAGE_PROCESSOR
+from tinymodels.build.processor_plan import GENERIC_IMAGE_PROCESSOR
 from tinymodels.config.discover import modular_parents, processor_classes
 from tinymodels.knowledge import override_for
 from tinymodels.options import BuildOptions

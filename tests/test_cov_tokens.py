@@ -96,7 +96,7 @@ def test_tokens_read_with_getattr_are_named() -> None:
 
 
 def test_processor_class_named_by_override_data() -> None:
-    from tinymodels.build.builder import split_processor_override
+    from tinymodels.build.processor_plan import split_processor_override
     from tinymodels.knowledge import override_for
 
     classes, components, rest = split_processor_override({"class": "Kosmos2Processor", "num_image_tokens": 4,

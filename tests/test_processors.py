@@ -100,7 +100,7 @@ def test_saved_processor_and_config_agree_on_the_image_token(builds: tuple[Path,
 
 
 def test_text_sub_models_borrow_no_media_processors() -> None:
-    from tinymodels.build.builder import _with_home_components
+    from tinymodels.build.processor_plan import _with_home_components
     from tinymodels.config.discover import processor_classes
 
     # An image processor and a feature extractor saved side by side overwrite one
@@ -113,7 +113,7 @@ def test_text_sub_models_borrow_no_media_processors() -> None:
 
 
 def test_processor_components_from_class_declaration_and_data() -> None:
-    from tinymodels.build.builder import _declared_components, split_processor_override
+    from tinymodels.build.processor_plan import _declared_components, split_processor_override
     from tinymodels.config.discover import processor_classes
 
     # HiggsAudioV2Processor declares `feature_extractor_class = "DacFeatureExtractor"`.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tinymodels.build.builder import reload_processors
+from tinymodels.build.architectures import reload_processors
 from tinymodels.config.discover import architecture_mappings
 from tinymodels.preprocess.processors import Processors
 from tinymodels.validate.forward import ValidationError, processor_inputs, validate_model

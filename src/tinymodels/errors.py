@@ -2,9 +2,13 @@
 
 Only `cli.main()` turns these into an exit status; library code raises them. A build in
 which some models failed is not an error here: it exits 1 with the failures in the reports.
+`scrub` keeps per-run temporary paths out of every error message that reaches a report.
 """
 
 from __future__ import annotations
+
+import re
+import tempfile
 
 
 class TinyModelsError(Exception):
@@ -47,9 +51,16 @@ class UploadError(TinyModelsError):
     return_code = 6
 
 
-
 class KnowledgeError(TinyModelsError, ValueError):
     """A shipped knowledge file (`resources/*.yaml`) breaks its schema or conflicts with another
     (exit code 7): a bug in the package data, not in the user's input."""
 
     return_code = 7
+
+
+_VOLATILE = re.compile(re.escape(tempfile.gettempdir()) + r"/tinymodels-[\w.-]+|\.staging-\d+-")
+
+
+def scrub(text: str) -> str:
+    """Drop per-run temporary paths from messages, so reports are identical across runs."""
+    return _VOLATILE.sub(lambda m: ".staging-" if m.group(0).startswith(".staging") else "<tmp>", text)

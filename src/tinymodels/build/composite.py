@@ -7,14 +7,18 @@ instantiated with the seed, saved with BOTH sides' processors into
 `out_dir/<Composite>-<enc>-<dec>/`, reloaded through its Auto class and validated on
 the output of its reloaded processors. The report key is the composite class name
 (`EncoderDecoderModel`, as in upstream's summary); the folder keeps both type names.
+
+`prepare_composite` is the composite's counterpart of a plain type's `prepare.build_processors`:
+`builder.build_model_type` runs everything else (skips, failures, every architecture through
+`architectures.build_architectures`) the same way for both.
 """
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
+from tinymodels.build.prepare import build_processors
+from tinymodels.build.stages import run_stage
 from tinymodels.options import BuildOptions
 
 
@@ -25,10 +29,9 @@ def folder_name(arch: str, encoder: str, decoder: str) -> str:
 
 def _side(model_type: str, options: BuildOptions, extra: dict[str, Any]) -> tuple[Any, Any, str]:
     """(Processors, config, config source) of one side, built like a standalone model type."""
-    from tinymodels.build.builder import _stage, build_processors
     from tinymodels.config.upstream_config import tiny_config_for
 
-    tiny, source = _stage("config", tiny_config_for, model_type, options)
+    tiny, source = run_stage("config", tiny_config_for, model_type, options)
     tiny.update(extra)
     procs, config, _vocab = build_processors(model_type, tiny, options)
     return procs, config, source
@@ -90,50 +93,18 @@ def combine_processors(model_type: str, encoder: Any, decoder: Any, config: Any 
     return parts
 
 
-def build_composite(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Build one composite model type: its sides, then every architecture through the same
-    builder as any model type (levels included); return (config class name, entry)."""
-    from tinymodels.build.builder import (
-        StageError,
-        _error,
-        _stage,
-        build_architectures,
-        nothing_to_build,
-        skipped_architectures,
-    )
-    from tinymodels.config.discover import COMPOSITES, architecture_mappings, config_class
-    from tinymodels.knowledge import override_for
+def prepare_composite(model_type: str, options: BuildOptions, entry: dict[str, Any]) -> tuple[Any, Any]:
+    """(Config, processors) of a composite type from its two sides, each built like a standalone
+    model type; records the sides' config sources in `entry`. Raises `StageError`."""
+    from tinymodels.config.discover import COMPOSITES
 
-    start = time.perf_counter()
     enc_type, dec_type = COMPOSITES[model_type]
-    config_name = config_class(model_type).__name__
-    mappings = architecture_mappings(model_type)
-    override = override_for(model_type)
-    archs = [a for a in mappings if a not in options.skip]
-    entry: dict[str, Any] = {"model_type": model_type, "processor": {}, "pytorch": {},
-                             "composite": {"encoder": enc_type, "decoder": dec_type}}
-
-    def finish() -> tuple[str, dict[str, Any]]:
-        entry["seconds"] = round(time.perf_counter() - start, 3)
-        return config_name, entry
-
-    if nothing_to_build(entry, override, archs):
-        return finish()
-    try:
-        cross = _is_cross_attention(model_type)
-        extra = {"is_decoder": True, "add_cross_attention": True} if cross else {}
-        enc_procs, enc_config, enc_source = _side(enc_type, options, {})
-        dec_procs, dec_config, dec_source = _side(dec_type, options, extra)
-        entry["config_source"] = enc_source if enc_source == dec_source else f"{enc_source}+{dec_source}"
-        entry["composite"]["config_source"] = {"encoder": enc_source, "decoder": dec_source}
-        config = _stage("config", combine_configs, model_type, enc_config, dec_config, dec_procs.tokenizer)
-        procs = _stage("processor", combine_processors, model_type, enc_procs, dec_procs, config)
-    except StageError as err:
-        entry["error"] = [f"[{err.stage}] {err}", err.trace]
-        entry["pytorch"] = {a: _error(err) for a in archs}
-        return finish()
-    entry["processor"] = {n: n for n in procs.class_names()}
-    entry.update(procs.sources)
-    build_architectures(entry, model_type, archs, skipped_architectures(mappings, override), config, procs, options,
-                        out_dir, mappings, lambda arch: folder_name(arch, enc_type, dec_type))
-    return finish()
+    cross = _is_cross_attention(model_type)
+    extra = {"is_decoder": True, "add_cross_attention": True} if cross else {}
+    enc_procs, enc_config, enc_source = _side(enc_type, options, {})
+    dec_procs, dec_config, dec_source = _side(dec_type, options, extra)
+    entry["config_source"] = enc_source if enc_source == dec_source else f"{enc_source}+{dec_source}"
+    entry["composite"]["config_source"] = {"encoder": enc_source, "decoder": dec_source}
+    config = run_stage("config", combine_configs, model_type, enc_config, dec_config, dec_procs.tokenizer)
+    procs = run_stage("processor", combine_processors, model_type, enc_procs, dec_procs, config)
+    return config, procs

@@ -119,7 +119,7 @@ def set_model_max_length(tokenizer: Any, config: Any) -> None:
 def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[str, Any] | None = None) -> None:
     """Fill what `generate` and the generation pipelines read: the pad id, a `max_length` inside
     a small position table (the pipelines' default new-token budget would overflow it), and the
-    fields of the model's generation family (`family`, from `fidelity.speech.generation_fields`)."""
+    fields of the model's generation family (`family`, from `build.speech.generation_fields`)."""
     own = package_generation_config(model)
     if own is not None:
         model.generation_config = own

@@ -265,7 +265,7 @@ class Source:
 
     def fall_back(self, component: str, reason: str) -> None:
         """Record that `component` is built blank, and why."""
-        from tinymodels.build.builder import scrub
+        from tinymodels.errors import scrub
 
         message = scrub(f"{component}: {reason}; built from blank instead")
         log.warning("%s: %s %s", self.model_type, FALLBACK_CATEGORY, message)

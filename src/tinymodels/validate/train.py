@@ -306,7 +306,7 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
     """One optimizer step; raises LevelError("train") on failure, LevelSkipped when no labels apply."""
     import torch
 
-    from tinymodels.build.builder import MEDIA_INPUT
+    from tinymodels.config.signatures import MEDIA_INPUT
     from tinymodels.knowledge import override_for
     from tinymodels.validate.forward import _batch_size, model_inputs, type_placeholders, with_synthesized
 
