@@ -11,11 +11,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from tinymodels.build.stages import StageError, error_entry, fail_all, run_stage, skipped_entry
+from tinymodels.config.model_type import ModelType
 from tinymodels.options import BuildOptions
 
 
@@ -46,20 +47,18 @@ def reload_processors(path: Path, original: Any) -> Any:
     return loaded
 
 
-def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str, Any], out_dir: Path,
-                       mappings: tuple[str, ...], model_type: str, options: BuildOptions,
-                       procs: Any = None, folder: str | None = None) -> dict[str, Any]:
+def build_architecture(arch: str, model_type: ModelType, config: Any, procs_dir: Path, inputs: dict[str, Any],
+                       out_dir: Path, options: BuildOptions, procs: Any = None, folder: str | None = None) -> dict[str, Any]:
     """Build, save, reload and validate one architecture into `out_dir/folder` (default: the
     architecture's name) at the selected levels (`procs`: the processors reloaded from
     `procs_dir`, which the levels use)."""
     from tinymodels.build.metadata import complete_generation_config
     from tinymodels.build.models import count_params, instantiate, reload, save, weights_bytes
     from tinymodels.build.speech import family_of, generation_fields
-    from tinymodels.knowledge import override_for
     from tinymodels.validate.check import run_levels
 
-    override = override_for(model_type)
-
+    override = model_type.override
+    mappings = model_type.architectures[arch]
     start = time.perf_counter()
     folder = folder or arch
     target = out_dir / folder
@@ -70,7 +69,7 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     shutil.copytree(procs_dir, target)
     target.chmod(0o755)  # copied from a 0700 temporary directory
     tokenizer = None if procs is None else procs.text_tokenizer
-    family = family_of(model_type)
+    family = family_of(model_type.name)
     complete_generation_config(model, tokenizer, generation_fields(tokenizer, model.config, family) if family else {})
     run_stage("save-reload", save, model, target)
     del model
@@ -85,7 +84,7 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
         raise
     return {
         "model": arch,
-        "checkpoint": f"{model_type}/{folder}",
+        "checkpoint": f"{model_type.name}/{folder}",
         "params": params,
         "bytes": weights_bytes(target),
         "levels": levels,
@@ -94,13 +93,14 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     }
 
 
-def skipped_architectures(mappings: dict[str, Any], override: Any) -> dict[str, str]:
+def skipped_architectures(model_type: ModelType) -> dict[str, str]:
     """Architectures not to build, with why: not exported by transformers, or the type's
     `skip_architectures` data."""
-    return {**_unexported_architectures(mappings), **(override.skip_architectures if override else {})}
+    override = model_type.override
+    return {**_unexported_architectures(model_type.architectures), **(override.skip_architectures if override else {})}
 
 
-def _unexported_architectures(mappings: dict[str, Any]) -> dict[str, str]:
+def _unexported_architectures(mappings: Mapping[str, Any]) -> dict[str, str]:
     """Mapped architectures that transformers does not export (VoxtralRealtimeTextModel): the Auto
     classes look a mapped name up in the package, so no checkpoint of them can be loaded (an
     upstream limitation); each is reported as skipped with that reason."""
@@ -111,18 +111,17 @@ def _unexported_architectures(mappings: dict[str, Any]) -> dict[str, str]:
             for arch in mappings if not hasattr(transformers, arch)}
 
 
-def build_architectures(entry: dict[str, Any], model_type: str, archs: list[str], skip_arch: dict[str, str],
+def build_architectures(entry: dict[str, Any], model_type: ModelType, archs: list[str], skip_arch: dict[str, str],
                         config: Any, procs: Any, options: BuildOptions, out_dir: Path,
-                        mappings: dict[str, tuple[str, ...]], folder: Callable[[str], str] = str) -> None:
+                        folder: Callable[[str], str] = str) -> None:
     """Save the processors once, reload them as users will, and build every architecture of
     `archs` into `out_dir/folder(arch)` at the selected levels, recording each in `entry`.
 
     Shared by plain model types and composites (whose folders are `Arch-enc-dec`)."""
     from tinymodels.build.metadata import undecodable_ids
-    from tinymodels.knowledge import override_for
     from tinymodels.validate.forward import processor_inputs, type_placeholders
 
-    override = override_for(model_type)
+    override = model_type.override
     if procs.warnings:
         entry.setdefault("warnings", []).extend(procs.warnings)
     if procs.chat_format:
@@ -146,7 +145,7 @@ def build_architectures(entry: dict[str, Any], model_type: str, archs: list[str]
             loaded = run_stage("processor", reload_processors, procs_dir, procs)
             text = override.inputs.get("text") if override else None
             call = override.inputs.get("call") if override else None
-            inputs = run_stage("processor", processor_inputs, loaded, text, call, type_placeholders(model_type))
+            inputs = run_stage("processor", processor_inputs, loaded, text, call, type_placeholders(model_type.name))
         except StageError as err:
             fail_all(entry, err, archs)
             return
@@ -155,8 +154,8 @@ def build_architectures(entry: dict[str, Any], model_type: str, archs: list[str]
                 entry["pytorch"][arch] = skipped_entry(skip_arch[arch])
                 continue
             try:
-                entry["pytorch"][arch] = build_architecture(arch, config, procs_dir, inputs, out_dir, mappings[arch],
-                                                            model_type, options, loaded, folder(arch))
+                entry["pytorch"][arch] = build_architecture(arch, model_type, config, procs_dir, inputs, out_dir,
+                                                            options, loaded, folder(arch))
             except StageError as err:
                 shutil.rmtree(out_dir / folder(arch), ignore_errors=True)
                 entry["pytorch"][arch] = error_entry(err)

@@ -20,6 +20,7 @@ from typing import Any
 
 from tinymodels.build.architectures import build_architectures, skipped_architectures
 from tinymodels.build.stages import StageError, fail_all, nothing_to_build, run_stage
+from tinymodels.config.model_type import ModelType
 from tinymodels.options import BuildOptions
 
 
@@ -48,40 +49,37 @@ def one_thread() -> None:
 def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     """Build every architecture of `model_type` into `out_dir`; return (config class name, entry).
 
-    A build from an original checkpoint that fails is redone from blank (`originals.fall_back_to_blank`)."""
+    The type is looked up once (`ModelType.resolve`) and handed to every stage. A build from an
+    original checkpoint that fails is redone from blank (`originals.fall_back_to_blank`)."""
     from tinymodels.preprocess.originals import fall_back_to_blank
 
-    config_name, entry = _build_model_type(model_type, options, out_dir)
+    resolved = ModelType.resolve(model_type)
+    config_name, entry = _build_model_type(resolved, options, out_dir)
     return config_name, fall_back_to_blank(entry, options, out_dir,
-                                           lambda opts, folder: _build_model_type(model_type, opts, folder)[1])
+                                           lambda opts, folder: _build_model_type(resolved, opts, folder)[1])
 
 
-def _build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
+def _build_model_type(model_type: ModelType, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     from tinymodels.build.composite import folder_name, prepare_composite
-    from tinymodels.config.discover import COMPOSITES, architecture_mappings, config_class
-    from tinymodels.knowledge import override_for
 
     start = time.perf_counter()
-    config_name = config_class(model_type).__name__
-    mappings = architecture_mappings(model_type)
-    override = override_for(model_type)
-    skip_arch = skipped_architectures(mappings, override)
-    archs = [a for a in mappings if a not in options.skip]
-    entry: dict[str, Any] = {"model_type": model_type, "processor": {}, "pytorch": {}}
+    skip_arch = skipped_architectures(model_type)
+    archs = [a for a in model_type.architectures if a not in options.skip]
+    entry: dict[str, Any] = {"model_type": model_type.name, "processor": {}, "pytorch": {}}
     folder: Callable[[str], str] = str  # a composite's folder names both sides: `Arch-enc-dec`
-    if model_type in COMPOSITES:
-        enc_type, dec_type = COMPOSITES[model_type]
+    if model_type.composite:
+        enc_type, dec_type = model_type.composite
         entry["composite"] = {"encoder": enc_type, "decoder": dec_type}
         folder = functools.partial(folder_name, encoder=enc_type, decoder=dec_type)
 
     def finish() -> tuple[str, dict[str, Any]]:
         entry["seconds"] = round(time.perf_counter() - start, 3)
-        return config_name, entry
+        return model_type.config_name, entry
 
-    if nothing_to_build(entry, override, archs):
+    if nothing_to_build(entry, model_type.override, archs):
         return finish()
     try:
-        if model_type in COMPOSITES:
+        if model_type.composite:
             config, procs = prepare_composite(model_type, options, entry)
         else:
             config, procs = _prepare(model_type, options, entry, out_dir)
@@ -90,20 +88,19 @@ def _build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> 
         return finish()
     entry["processor"] = {n: n for n in procs.class_names()}
     entry.update(procs.sources)
-    build_architectures(entry, model_type, archs, skip_arch, config, procs, options, out_dir, mappings, folder)
+    build_architectures(entry, model_type, archs, skip_arch, config, procs, options, out_dir, folder)
     return finish()
 
 
-def _prepare(model_type: str, options: BuildOptions, entry: dict[str, Any], out_dir: Path) -> tuple[Any, Any]:
+def _prepare(model_type: ModelType, options: BuildOptions, entry: dict[str, Any], out_dir: Path) -> tuple[Any, Any]:
     """(Config, processors) of a plain model type: its tiny config, then `prepare.build_processors`;
     records the config source and vocabulary size in `entry`. Raises `StageError`."""
     from tinymodels.build.prepare import build_processors
     from tinymodels.config.upstream_config import tiny_config_for
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tiny, entry["config_source"] = run_stage("config", tiny_config_for, model_type, options)
+    tiny, entry["config_source"] = run_stage("config", tiny_config_for, model_type.name, options)
     procs, config, vocab = build_processors(model_type, tiny, options)
     if vocab is not None:
         entry["vocab_size"] = vocab
     return config, procs
-

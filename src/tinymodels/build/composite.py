@@ -19,6 +19,7 @@ from typing import Any
 
 from tinymodels.build.prepare import build_processors
 from tinymodels.build.stages import run_stage
+from tinymodels.config.model_type import ModelType
 from tinymodels.options import BuildOptions
 
 
@@ -27,11 +28,12 @@ def folder_name(arch: str, encoder: str, decoder: str) -> str:
     return f"{arch}-{encoder}-{decoder}"
 
 
-def _side(model_type: str, options: BuildOptions, extra: dict[str, Any]) -> tuple[Any, Any, str]:
+def _side(name: str, options: BuildOptions, extra: dict[str, Any]) -> tuple[Any, Any, str]:
     """(Processors, config, config source) of one side, built like a standalone model type."""
     from tinymodels.config.upstream_config import tiny_config_for
 
-    tiny, source = run_stage("config", tiny_config_for, model_type, options)
+    model_type = ModelType.resolve(name)
+    tiny, source = run_stage("config", tiny_config_for, name, options)
     tiny.update(extra)
     procs, config, _vocab = build_processors(model_type, tiny, options)
     return procs, config, source
@@ -41,15 +43,13 @@ def _token_id(*candidates: Any) -> int | None:
     return next((c for c in candidates if isinstance(c, int) and not isinstance(c, bool) and c >= 0), None)
 
 
-def combine_configs(model_type: str, first: Any, second: Any, tokenizer: Any) -> Any:
+def combine_configs(model_type: ModelType, first: Any, second: Any, tokenizer: Any) -> Any:
     """The composite config from its two sides, via the composite config class's own constructor.
 
     Encoder-decoder composites also get the decoder's start and pad token ids, which their
     forward pass (labels shifting) and `generate` need and which no side config carries.
     """
-    from tinymodels.config.discover import config_class
-
-    cls = config_class(model_type)
+    cls = model_type.config_class
     if hasattr(cls, "from_vision_text_configs"):
         return cls.from_vision_text_configs(first, second)
     config = cls.from_encoder_decoder_configs(first, second)
@@ -65,21 +65,18 @@ def combine_configs(model_type: str, first: Any, second: Any, tokenizer: Any) ->
     return config
 
 
-def _is_cross_attention(model_type: str) -> bool:
+def _is_cross_attention(model_type: ModelType) -> bool:
     """Encoder-decoder composites (the decoder attends to the encoder), not dual encoders."""
-    from tinymodels.config.discover import config_class
-
-    return hasattr(config_class(model_type), "from_encoder_decoder_configs")
+    return hasattr(model_type.config_class, "from_encoder_decoder_configs")
 
 
-def combine_processors(model_type: str, encoder: Any, decoder: Any, config: Any = None) -> Any:
+def combine_processors(model_type: ModelType, encoder: Any, decoder: Any, config: Any = None) -> Any:
     """Encoder's image processor / feature extractor + decoder's tokenizer.
 
     As the composite's ProcessorMixin when transformers maps one to the composite type
     (`VisionTextDualEncoderProcessor`), else side by side in one folder so that
     AutoTokenizer and AutoImageProcessor/AutoFeatureExtractor each load theirs.
     """
-    from tinymodels.config.discover import processor_classes
     from tinymodels.preprocess.originals import combine_records
     from tinymodels.preprocess.processors import Processors, build_processor
 
@@ -87,18 +84,18 @@ def combine_processors(model_type: str, encoder: Any, decoder: Any, config: Any 
                        feature_extractor=encoder.feature_extractor, video_processor=encoder.video_processor,
                        chat_format=decoder.chat_format, warnings=[*encoder.warnings, *decoder.warnings],
                        sources=combine_records(encoder.sources, decoder.sources))
-    name = processor_classes(model_type).processor
+    name = model_type.processors.processor
     if name:
         parts.processor = build_processor(name, parts, config)
     return parts
 
 
-def prepare_composite(model_type: str, options: BuildOptions, entry: dict[str, Any]) -> tuple[Any, Any]:
+def prepare_composite(model_type: ModelType, options: BuildOptions, entry: dict[str, Any]) -> tuple[Any, Any]:
     """(Config, processors) of a composite type from its two sides, each built like a standalone
     model type; records the sides' config sources in `entry`. Raises `StageError`."""
-    from tinymodels.config.discover import COMPOSITES
-
-    enc_type, dec_type = COMPOSITES[model_type]
+    if model_type.composite is None:
+        raise ValueError(f"{model_type.name} is not a composite model type")
+    enc_type, dec_type = model_type.composite
     cross = _is_cross_attention(model_type)
     extra = {"is_decoder": True, "add_cross_attention": True} if cross else {}
     enc_procs, enc_config, enc_source = _side(enc_type, options, {})

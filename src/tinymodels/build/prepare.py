@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinymodels.build.processor_plan import has_head, plan_processors, tokenizer_class
+from tinymodels.build.processor_plan import plan_processors, tokenizer_class
 from tinymodels.build.stages import run_stage
+from tinymodels.config.model_type import ModelType
 from tinymodels.options import BuildOptions
 
 
-def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOptions) -> tuple[Any, Any, int | None]:
+def build_processors(model_type: ModelType, tiny: dict[str, Any], options: BuildOptions) -> tuple[Any, Any, int | None]:
     """Tokenizer + aligned config + processors. Returns (Processors, config, vocab_size)."""
     from tinymodels.build.metadata import (
         ensure_mask_token,
@@ -27,7 +28,6 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     from tinymodels.build.speech import config_fields as speech_config_fields
     from tinymodels.build.speech import family_of, has_speech_tokens, table_tokens
     from tinymodels.config.tiny_config import config_from_dict
-    from tinymodels.knowledge import override_for
     from tinymodels.preprocess.align import (
         align_with_processor,
         align_with_tokenizer,
@@ -50,16 +50,16 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     )
     from tinymodels.validate.chat import attach_template, format_for
 
-    override = override_for(model_type)
+    name, override = model_type.name, model_type.override
     # The one place where the tokenizer/processor source (blank, or the original checkpoint's) is chosen.
-    source = open_source(model_type, options)
-    classes, component_kwargs, processor_kwargs, borrowed = plan_processors(model_type, override)
+    source = open_source(name, options)
+    classes, component_kwargs, processor_kwargs, borrowed = plan_processors(model_type)
     procs = Processors()
     if borrowed:
         procs.warnings.append(borrowed)
     vocab: int | None = None
     chat = _chat_capable(model_type, classes.processor)
-    tok_class = tokenizer_class(model_type, override, tiny, classes.processor)
+    tok_class = tokenizer_class(model_type, tiny, classes.processor)
     if tok_class:
         procs.tokenizer = run_stage("tokenizer", source.tokenizer, tok_class, options.corpus, options.vocab_size)
         # The processor class is read inside the stages: a class whose library is missing
@@ -72,12 +72,12 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
             run_stage("tokenizer", lambda: add_plain_tokens(procs.tokenizer, processor_added_tokens(classes.processor)))
         if chat:
             # The family format's turn tokens, before the config's vocabulary follows the tokenizer.
-            add_plain_tokens(procs.tokenizer, list(format_for(model_type).tokens))
+            add_plain_tokens(procs.tokenizer, list(format_for(name).tokens))
         notes = [ensure_pad_token(procs.tokenizer)]
-        if has_head(model_type, "MODEL_FOR_MASKED_LM_MAPPING_NAMES"):
+        if model_type.has_head("MODEL_FOR_MASKED_LM_MAPPING_NAMES"):
             notes.append(ensure_mask_token(procs.tokenizer))
         procs.warnings.extend(n for n in notes if n)
-        family = family_of(model_type)
+        family = family_of(name)
         # Tokens the family's generation tables name (SeamlessM4T's `__eng__`), as a checkpoint holds.
         add_plain_tokens(procs.tokenizer, table_tokens(family))
         if has_speech_tokens(family):
@@ -91,7 +91,7 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
         clamp_token_ids(tiny, options.vocab_size)
     image_size = override.image_size if override else None
     scale_image_grid(tiny, image_size)
-    config = run_stage("config", config_from_dict, model_type, tiny)
+    config = run_stage("config", config_from_dict, name, tiny)
     if procs.tokenizer is not None:
         set_model_max_length(procs.tokenizer, config)
     if classes.image_processor:
@@ -112,22 +112,21 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
             # The processor added tokens of its own (Idefics3's <fake_token_around_image>…): the
             # config's vocabulary and token ids follow the grown tokenizer.
             vocab = align_with_tokenizer(tiny, procs.tokenizer)
-            config = run_stage("config", config_from_dict, model_type, tiny)
+            config = run_stage("config", config_from_dict, name, tiny)
         align_with_processor(config, procs.processor)
     if chat and procs.tokenizer is not None:
-        procs.chat_format = source.keep_template(procs) or attach_template(model_type, procs)
+        procs.chat_format = source.keep_template(procs) or attach_template(name, procs)
     procs.sources = source.record()
     procs.warnings.extend(source.warnings())
     return procs, config, vocab
 
 
-def _chat_capable(model_type: str, processor_class: str | None) -> bool:
+def _chat_capable(model_type: ModelType, processor_class: str | None) -> bool:
     """Whether some architecture of the type needs a chat template (`validate.chat.wants_template`)."""
-    from tinymodels.config.discover import architecture_mappings
     from tinymodels.validate.chat import wants_template
 
     try:
-        return any(wants_template(m, processor_class) for m in architecture_mappings(model_type).values())
+        return any(wants_template(m, processor_class) for m in model_type.architectures.values())
     except ImportError:  # a processor class of a library that is not installed
         return False
 

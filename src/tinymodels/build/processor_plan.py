@@ -5,7 +5,8 @@ too little borrow from the type their classes live in (`_with_home_components`),
 `ProcessorMixin` of their own module or a parent (`_unregistered_processor`), the classes a
 `ProcessorMixin` declares (`_declared_components`), or a related or generic image processor
 (`_related_image_processor`). `plan_processors` applies them in that order, then the type's
-`processor` override data; `tokenizer_class` says which tokenizer, if any, to train.
+`processor` override data; `tokenizer_class` says which tokenizer, if any, to train. Both take
+the resolved `ModelType`; the helpers that also follow other types (homes, parents) take names.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+from tinymodels.config.model_type import ModelType
 from tinymodels.config.signatures import is_media_only, is_text_only, reads_text_and_media, takes_images
 
 # The image processor for vision models with no processor of their own or of a parent model: plain
@@ -24,46 +26,38 @@ GENERIC_DETECTION_IMAGE_PROCESSOR = "DetrImageProcessor"
 _COMPONENTS = ("image_processor", "feature_extractor", "video_processor")
 
 
-def plan_processors(model_type: str, override: Any) -> tuple[Any, dict[str, dict[str, Any]], dict[str, Any], str | None]:
+def plan_processors(model_type: ModelType) -> tuple[Any, dict[str, dict[str, Any]], dict[str, Any], str | None]:
     """(Processor classes, component kwargs, `ProcessorMixin` kwargs, a warning naming a borrowed
-    image processor or None) of `model_type` with its `override`."""
-    from tinymodels.config.discover import processor_classes
-
+    image processor or None) of `model_type`, its override data applied."""
+    override = model_type.override
     named, component_kwargs, processor_kwargs = split_processor_override(override.processor if override else {})
-    classes = _declared_components(_with_home_components(model_type, _unregistered_processor(
-        model_type, processor_classes(model_type))))
+    classes = _declared_components(_with_home_components(model_type.name, _unregistered_processor(
+        model_type.name, model_type.processors)))
     if named:
         classes = dataclasses.replace(classes, **named)
     classes, borrowed = _related_image_processor(model_type, classes)
     return classes, component_kwargs, processor_kwargs, borrowed
 
 
-def tokenizer_class(model_type: str, override: Any, tiny: dict[str, Any], processor: str | None) -> str | None:
+def tokenizer_class(model_type: ModelType, tiny: dict[str, Any], processor: str | None) -> str | None:
     """The tokenizer class to train for the type: named by its override, else what it needs,
     else a generic one when its `ProcessorMixin` (`processor`) holds a tokenizer; None if none."""
+    override = model_type.override
     return (override.tokenizer if override and override.tokenizer else None) or _needs_tokenizer(model_type, tiny) \
         or ("TokenizersBackend" if _processor_takes_tokenizer(processor) else None)
 
 
-def has_head(model_type: str, mapping: str) -> bool:
-    """Whether some architecture of the type is registered in the auto mapping `mapping`."""
-    from tinymodels.config.discover import architecture_mappings
-
-    return any(mapping in m for m in architecture_mappings(model_type).values())
-
-
-def _needs_tokenizer(model_type: str, tiny: dict[str, Any]) -> str | None:
+def _needs_tokenizer(model_type: ModelType, tiny: dict[str, Any]) -> str | None:
     """The tokenizer class a type needs, or None for types without text input."""
-    from tinymodels.config.discover import processor_classes
     from tinymodels.preprocess.tokenization import default_tokenizer_class
 
-    name = default_tokenizer_class(model_type)
+    name = default_tokenizer_class(model_type.name)
     if name:
         return name
-    procs = processor_classes(model_type)
+    procs = model_type.processors
     text_vocab = "vocab_size" in tiny or isinstance(tiny.get("text_config"), dict)
     if procs.processor or (text_vocab and not procs.image_processor and not procs.feature_extractor
-                           and not is_media_only(model_type)):
+                           and not is_media_only(model_type.name)):
         return "TokenizersBackend"
     return None
 
@@ -173,7 +167,7 @@ def _with_home_components(model_type: str, classes: Any, depth: int = 0) -> Any:
     return dataclasses.replace(classes, **fill) if fill else classes
 
 
-def _related_image_processor(model_type: str, classes: Any) -> tuple[Any, str | None]:
+def _related_image_processor(model_type: ModelType, classes: Any) -> tuple[Any, str | None]:
     """An image processor for a vision type with no processor class at all (`d_fine`, `vitdet`):
     that of the nearest model it is derived from (its modular source's parents, breadth first:
     `d_fine` → `rt_detr`), else the generic one. Returns (classes, a warning saying which)."""
@@ -181,9 +175,9 @@ def _related_image_processor(model_type: str, classes: Any) -> tuple[Any, str | 
 
     empty = not (classes.tokenizer or classes.image_processor or classes.feature_extractor
                  or classes.video_processor or classes.processor)
-    if not empty or not takes_images(model_type):
+    if not empty or not takes_images(model_type.name):
         return classes, None
-    for parent in _ancestors(model_type):
+    for parent in _ancestors(model_type.name):
         try:
             found = _with_home_components(parent, processor_classes(parent))
         except Exception:  # noqa: BLE001 - a parent that cannot be looked up lends nothing
@@ -193,7 +187,7 @@ def _related_image_processor(model_type: str, classes: Any) -> tuple[Any, str | 
                     f"processor: no image processor registered; using {found.image_processor} of {parent}")
     # A detector's boxes come out of its processor's `post_process_object_detection` (the
     # object-detection pipeline calls it): DETR's processor has one, ViT's does not.
-    generic = GENERIC_DETECTION_IMAGE_PROCESSOR if has_head(model_type, "MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES") \
+    generic = GENERIC_DETECTION_IMAGE_PROCESSOR if model_type.has_head("MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES") \
         else GENERIC_IMAGE_PROCESSOR
     return (dataclasses.replace(classes, image_processor=generic),
             f"processor: no image processor registered; using the generic {generic}")
