@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tinymodels.build.architectures import build_architectures, skipped_architectures
+from tinymodels.build.composite import folder_name, prepare_composite
+from tinymodels.build.prepare import build_processors
 from tinymodels.build.stages import StageError, fail_all, nothing_to_build, run_stage
 from tinymodels.config.model_type import ModelType
 from tinymodels.options import BuildOptions
@@ -60,8 +62,6 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
 
 
 def _build_model_type(model_type: ModelType, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
-    from tinymodels.build.composite import folder_name, prepare_composite
-
     start = time.perf_counter()
     skip_arch = skipped_architectures(model_type)
     archs = [a for a in model_type.architectures if a not in options.skip]
@@ -95,7 +95,6 @@ def _build_model_type(model_type: ModelType, options: BuildOptions, out_dir: Pat
 def _prepare(model_type: ModelType, options: BuildOptions, entry: dict[str, Any], out_dir: Path) -> tuple[Any, Any]:
     """(Config, processors) of a plain model type: its tiny config, then `prepare.build_processors`;
     records the config source and vocabulary size in `entry`. Raises `StageError`."""
-    from tinymodels.build.prepare import build_processors
     from tinymodels.config.upstream_config import tiny_config_for
 
     out_dir.mkdir(parents=True, exist_ok=True)
