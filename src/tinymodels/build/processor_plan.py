@@ -1,12 +1,12 @@
 """Which processor classes a model type gets: registered, borrowed or named by per-type data.
 
-The auto mappings say what a type registers; sub-models and multimodal types that register
-too little borrow from the type their classes live in (`_with_home_components`), a
-`ProcessorMixin` of their own module or a parent (`_unregistered_processor`), the classes a
-`ProcessorMixin` declares (`_declared_components`), or a related or generic image processor
-(`_related_image_processor`). `plan_processors` applies them in that order, then the type's
-`processor` override data; `tokenizer_class` says which tokenizer, if any, to train. Both take
-the resolved `ModelType`; the helpers that also follow other types (homes, parents) take names.
+The auto mappings say what a type registers. `plan_processors` then fills what is missing, in
+this order: a `ProcessorMixin` of the type's own module or a parent (`_unregistered_processor`),
+components of the type its classes live in (`_with_home_components`), the classes a
+`ProcessorMixin` declares (`_declared_components`), the type's `processor` override data, and
+last a related or generic image processor (`_related_image_processor`). `tokenizer_class` says
+which tokenizer, if any, to train. Both take the resolved `ModelType`; the helpers that also
+follow other types (homes, parents) take names.
 """
 
 from __future__ import annotations
