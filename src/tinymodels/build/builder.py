@@ -406,8 +406,9 @@ def build_processors(model_type: str, tiny: dict[str, Any], options: BuildOption
     )
     from tinymodels.build.speech import add_tokens as add_speech_tokens
     from tinymodels.build.speech import config_fields as speech_config_fields
-    from tinymodels.build.speech import family_of, has_speech_tokens, table_tokens
+    from tinymodels.build.speech import has_speech_tokens, table_tokens
     from tinymodels.config.discover import processor_classes
+    from tinymodels.config.generation_family import family_of
     from tinymodels.config.tiny_config import config_from_dict
     from tinymodels.knowledge import override_for
     from tinymodels.preprocess.align import (
@@ -562,7 +563,8 @@ def build_architecture(arch: str, config: Any, procs_dir: Path, inputs: dict[str
     `procs_dir`, which the levels use)."""
     from tinymodels.build.metadata import complete_generation_config
     from tinymodels.build.models import count_params, instantiate, reload, save, weights_bytes
-    from tinymodels.build.speech import family_of, generation_fields
+    from tinymodels.build.speech import generation_fields
+    from tinymodels.config.generation_family import family_of
     from tinymodels.knowledge import override_for
     from tinymodels.validate.check import run_levels
 
@@ -678,7 +680,7 @@ def build_architectures(entry: dict[str, Any], model_type: str, archs: list[str]
     Shared by plain model types and composites (whose folders are `Arch-enc-dec`)."""
     from tinymodels.build.metadata import undecodable_ids
     from tinymodels.knowledge import override_for
-    from tinymodels.validate.forward import processor_inputs, type_placeholders
+    from tinymodels.validate.inputs import processor_inputs, type_placeholders
 
     override = override_for(model_type)
     if procs.warnings:

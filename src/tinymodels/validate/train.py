@@ -138,13 +138,13 @@ def fixed_output_length(model: Any, kwargs: dict[str, Any]) -> int | None:
 def _padded_batch(procs: Processors, template: str | None, call: dict[str, str | None] | None,
                   placeholders: dict[str, str] | None) -> dict[str, Any]:
     from tinymodels.preprocess.samples import CALL_SAMPLES
-    from tinymodels.validate.forward import _call_variants
+    from tinymodels.validate.inputs import call_variants
 
     call = dict(call or {})
     images = call.pop("images", None)
     if procs.processor is not None:
         first: Exception | None = None
-        for variant in _call_variants(procs.processor, template, placeholders):
+        for variant in call_variants(procs.processor, template, placeholders):
             kwargs = dict(variant)
             if "text" in kwargs:
                 prefix = kwargs["text"].removesuffix(SAMPLE_TEXT)
@@ -308,7 +308,8 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
 
     from tinymodels.build.builder import MEDIA_INPUT
     from tinymodels.knowledge import override_for
-    from tinymodels.validate.forward import _batch_size, model_inputs, type_placeholders, with_synthesized
+    from tinymodels.validate.inputs import batch_size, model_inputs, type_placeholders
+    from tinymodels.validate.synthesized import with_synthesized
 
     kind = label_kind(mappings)
     if kind is None:
@@ -340,7 +341,7 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
             if length is not None:
                 batch = padded_batch(procs, text_only, template=template, call=call, length=length)
                 kwargs = with_synthesized(model, arch, batch, model_inputs(model, batch, arch))
-        size = _batch_size(kwargs)
+        size = batch_size(kwargs)
         kwargs.update(make_labels(kind, model, procs, batch, size))
         if kind == "ids" and kwargs.get("input_ids") is None and "input_ids" in params \
                 and not {"decoder_input_ids", "inputs_embeds"} & kwargs.keys():
