@@ -188,7 +188,7 @@ def _media(processor: Any) -> tuple[str, ...]:
 
 def chat_processor_kwargs(model: Any, processor: Any) -> dict[str, Any]:
     """Processor arguments of a chat round, as a user passes them: the switches the model needs
-    (`validate.processor_switches`: M-RoPE token types) and the type's `inputs.chat_call` data
+    (`inputs.processor_switches`: M-RoPE token types) and the type's `inputs.chat_call` data
     ({argument: sample kind}: apply_chat_template hands the processor one image list per
     conversation, which GOT-OCR 2's takes only as multi-page input)."""
     from tinymodels.knowledge import override_for
