@@ -19,7 +19,7 @@ def synthesized_inputs(config: Any, kwargs: dict[str, Any], spec: dict[str, Any]
     from an external object detector). `spec` (the `inputs.synthesize` field of an override) maps
     a parameter name to {shape: [...], fill: randn|unit|zeros|ones|int|box, high: ...}; a shape
     entry (and `high`) is an int or an expression over "batch"/"seq" (from the processor's
-    input_ids) and config attributes (see `_dim`). Parameters already in `kwargs` are never
+    input_ids) and config attributes (see `shapes._dim`). Parameters already in `kwargs` are never
     replaced.
     """
     import torch
