@@ -32,7 +32,7 @@ def test_feature_extractor_gets_the_call_waveform(built: dict[str, Any]) -> None
     from tinymodels.knowledge import override_for
     from tinymodels.preprocess.processors import Processors
     from tinymodels.preprocess.samples import sample_audio
-    from tinymodels.validate.forward import processor_inputs
+    from tinymodels.validate.inputs import processor_inputs
 
     folder = built["out"] / "nemotron3_5_transcribe_audio" / "Nemotron3_5TranscribeAudioModel"
     factor = AutoConfig.from_pretrained(folder).subsampling_factor
@@ -63,7 +63,7 @@ def test_feature_size_follows_the_model_width() -> None:
 def test_no_text_ids_for_processors_without_text() -> None:
     from transformers import Pop2PianoProcessor, WhisperProcessor
 
-    from tinymodels.validate.forward import _takes_text
+    from tinymodels.validate.inputs import _takes_text
 
     assert not _takes_text(object.__new__(Pop2PianoProcessor))
     assert _takes_text(object.__new__(WhisperProcessor))  # text via *args

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from conftest import arch_errors, assert_all_validate, build_in_process
-from tinymodels.validate.forward import ValidationError, _check_finite
+from tinymodels.validate.forward import _check_finite
+from tinymodels.validate.levels import ValidationError
 
 TYPES = ("tapas", "timm_wrapper", "qwen2_5_omni", "musicgen_melody")
 

@@ -15,7 +15,8 @@ from conftest import assert_all_validate, build_in_process
 from tinymodels.build.processor_plan import _unregistered_processor
 from tinymodels.config.discover import modular_parents, processor_classes
 from tinymodels.options import BuildOptions
-from tinymodels.validate.forward import VideoSessions, _generate_only, model_inputs
+from tinymodels.validate.forward import _generate_only
+from tinymodels.validate.inputs import VideoSessions, model_inputs
 
 TYPES = ("glmga", "qwen3_omni_moe", "sam2_video", "phi4_multimodal_audio")
 
@@ -87,7 +88,7 @@ def test_structured_states_are_synthesized_as_dicts_of_pairs() -> None:
     from tinymodels.config.tiny_config import config_from_dict
     from tinymodels.config.upstream_config import tiny_config_for
     from tinymodels.knowledge import override_for
-    from tinymodels.validate.forward import synthesized_inputs
+    from tinymodels.validate.synthesized import synthesized_inputs
 
     tiny, _ = tiny_config_for("gemma4_assistant", BuildOptions())
     config = config_from_dict("gemma4_assistant", tiny)

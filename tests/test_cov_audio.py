@@ -53,7 +53,7 @@ def test_synthesized_inputs_apply_per_architecture() -> None:
     from transformers import SpeechT5Config
 
     from tinymodels.knowledge import override_for
-    from tinymodels.validate.forward import synthesized_inputs
+    from tinymodels.validate.synthesized import synthesized_inputs
 
     config = SpeechT5Config(hidden_size=16, num_mel_bins=10)
     spec = override_for("speecht5").inputs["synthesize"]
@@ -71,7 +71,7 @@ def test_audio_encoder_gets_the_mask_inverted_under_its_own_name(built: dict[str
     from transformers import AutoFeatureExtractor, AutoModel
 
     from tinymodels.preprocess.samples import sample_audio
-    from tinymodels.validate.forward import model_inputs
+    from tinymodels.validate.inputs import model_inputs
 
     folder = built["out"] / "gemma3n_audio" / "Gemma3nAudioEncoder"
     fe = AutoFeatureExtractor.from_pretrained(folder)

@@ -18,7 +18,8 @@ from tinymodels.knowledge import override_for
 from tinymodels.options import BuildOptions
 from tinymodels.preprocess.processors import processor_added_tokens, processor_special_tokens
 from tinymodels.preprocess.samples import CALL_SAMPLES, call_samples, sample_image
-from tinymodels.validate.forward import ValidationError, synthesized_inputs
+from tinymodels.validate.levels import ValidationError
+from tinymodels.validate.synthesized import synthesized_inputs
 
 TYPES = ("dinov2_with_registers", "vitdet", "patchtst", "vitmatte")
 

@@ -11,7 +11,7 @@ import torch
 from conftest import assert_all_validate, build_in_process
 from tinymodels.config.tiny_config import config_from_dict, tiny_config_dict
 from tinymodels.preprocess.processors import build_image_processor
-from tinymodels.validate.forward import model_inputs
+from tinymodels.validate.inputs import model_inputs
 
 BUILT = ("slanext", "idefics3_vision", "paddleocr_vl_vision", "tipsv2")
 

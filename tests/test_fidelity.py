@@ -98,7 +98,8 @@ def test_vlm_chat_round_renders_the_processors_image_placeholder(built: dict[str
 
 
 def test_failed_level_names_the_task_and_keeps_what_passed(built: dict[str, Any]) -> None:
-    from tinymodels.validate.pipelines import run_pipelines, task_specs
+    from tinymodels.validate.pipeline_tasks import task_specs
+    from tinymodels.validate.pipelines import run_pipelines
 
     # GPT-2 has no mask token: fill-mask cannot run on it, and says so.
     done: dict[str, str] = {}

@@ -116,7 +116,7 @@ def test_generate_and_any_to_any_get_the_waveform(built: dict[str, Any]) -> None
 def test_audio_llm_prompts_carry_audio(built: dict[str, Any]) -> None:
     from transformers import pipeline
 
-    from tinymodels.validate.pipelines import SAMPLES, _Context
+    from tinymodels.validate.pipeline_samples import SAMPLES, _Context
 
     # Voxtral's processor renders conversations (raw prompts with its placeholder are refused).
     pipe = pipeline("any-to-any", model=str(built["out"] / "voxtral" / "VoxtralForConditionalGeneration"), device="cpu")

@@ -57,7 +57,7 @@ def _pipeline(built: dict[str, Any], model_type: str, arch: str) -> Any:
 
 
 def test_prompt_forms_follow_the_processor(built: dict[str, Any]) -> None:
-    from tinymodels.validate.pipelines import prompt_calls
+    from tinymodels.validate.pipeline_samples import prompt_calls
 
     # Florence-2's processor inserts its image tokens itself and refuses a placeholder in the prompt.
     pipe = _pipeline(built, "florence2", "Florence2ForConditionalGeneration")
@@ -75,7 +75,7 @@ def test_prompt_forms_follow_the_processor(built: dict[str, Any]) -> None:
 def test_clip_read_from_images_is_one_prompts_frames(built: dict[str, Any]) -> None:
     from PIL import Image
 
-    from tinymodels.validate.pipelines import prompt_calls
+    from tinymodels.validate.pipeline_samples import prompt_calls
 
     (_, single), (_, batch) = prompt_calls(
         _pipeline(built, "instructblipvideo", "InstructBlipVideoForConditionalGeneration"))
@@ -109,7 +109,7 @@ def test_token_types_the_model_never_reads_are_not_asked_for(tmp_path_factory: p
     # for, `generate` refuses them as unused (any-to-any pipeline and chat). Cosmos3 Edge needs them.
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from tinymodels.validate.forward import processor_switches
+    from tinymodels.validate.inputs import processor_switches
 
     built = build_in_process(tmp_path_factory, "fidelity-mm-switch", ("minimax_m3_vl",))
     assert_all_validate(built["minimax_m3_vl"])

@@ -46,7 +46,7 @@ def test_gemma3n_trains_without_nan_gradients(tmp_path_factory: pytest.TempPathF
 def test_training_batches_pad_on_the_right_and_restore_the_side() -> None:
     from tinymodels.preprocess.processors import Processors
     from tinymodels.preprocess.tokenization import train_tokenizer
-    from tinymodels.validate.train import padded_batch
+    from tinymodels.validate.train_batch import padded_batch
 
     tokenizer = train_tokenizer("GemmaTokenizer", "builtin", 1024)
     assert tokenizer.padding_side == "left"

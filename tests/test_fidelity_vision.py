@@ -10,7 +10,7 @@ import pytest
 
 from conftest import arch_errors, arch_levels, build_in_process
 from tinymodels.config.repair import repair_label_names
-from tinymodels.validate.pipelines import task_specs
+from tinymodels.validate.pipeline_tasks import task_specs
 
 # Small and quick: a classifier whose config class hides its label names (pvt), a backbone
 # under AutoModel (hgnet_v2), a video classifier (videomae), a classifier with a drop-everything

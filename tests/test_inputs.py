@@ -11,7 +11,8 @@ import torch
 
 from conftest import assert_all_validate, build_in_process
 from tinymodels.knowledge import override_for
-from tinymodels.validate.forward import ValidationError, synthesized_inputs
+from tinymodels.validate.levels import ValidationError
+from tinymodels.validate.synthesized import synthesized_inputs
 
 
 @pytest.fixture(scope="module")

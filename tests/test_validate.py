@@ -10,7 +10,9 @@ import torch
 from tinymodels.build.architectures import reload_processors
 from tinymodels.config.discover import architecture_mappings
 from tinymodels.preprocess.processors import Processors
-from tinymodels.validate.forward import ValidationError, processor_inputs, validate_model
+from tinymodels.validate.forward import validate_model
+from tinymodels.validate.inputs import processor_inputs
+from tinymodels.validate.levels import ValidationError
 
 
 def _load(built: Path, arch: str):

@@ -54,7 +54,8 @@ def build_architecture(arch: str, model_type: ModelType, config: Any, procs_dir:
     `procs_dir`, which the levels use)."""
     from tinymodels.build.metadata import complete_generation_config
     from tinymodels.build.models import count_params, instantiate, reload, save, weights_bytes
-    from tinymodels.build.speech import family_of, generation_fields
+    from tinymodels.build.speech import generation_fields
+    from tinymodels.config.generation_family import family_of
     from tinymodels.validate.check import run_levels
 
     override = model_type.override
@@ -119,7 +120,7 @@ def build_architectures(entry: dict[str, Any], model_type: ModelType, archs: lis
 
     Shared by plain model types and composites (whose folders are `Arch-enc-dec`)."""
     from tinymodels.build.metadata import undecodable_ids
-    from tinymodels.validate.forward import processor_inputs, type_placeholders
+    from tinymodels.validate.inputs import processor_inputs, type_placeholders
 
     override = model_type.override
     if procs.warnings:

@@ -185,7 +185,7 @@ def package_generation_config(model: Any) -> Any | None:
     """The generation config of the class the model's package defines, when `generation.yaml`
     describes it (Bark's generate reads its sub-models' configs from it), with its fields
     evaluated against the tiny config; None otherwise."""
-    from tinymodels.validate.forward import _dim
+    from tinymodels.validate.shapes import _dim
 
     package = type(model).__module__.rsplit(".", 1)[0]
     try:

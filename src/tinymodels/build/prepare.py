@@ -26,7 +26,8 @@ def build_processors(model_type: ModelType, tiny: dict[str, Any], options: Build
     )
     from tinymodels.build.speech import add_tokens as add_speech_tokens
     from tinymodels.build.speech import config_fields as speech_config_fields
-    from tinymodels.build.speech import family_of, has_speech_tokens, table_tokens
+    from tinymodels.build.speech import has_speech_tokens, table_tokens
+    from tinymodels.config.generation_family import family_of
     from tinymodels.config.tiny_config import config_from_dict
     from tinymodels.preprocess.align import (
         align_with_processor,

@@ -10,13 +10,12 @@ suppressed tokens, alignment heads and a `max_length` within the decoder's posit
 A family may instead (or also) name `tables`: generation-config dicts a model's own `generate`
 looks keys up in (Pop2Piano's `composer_to_feature_token`, SeamlessM4T's language maps), and
 `generate_kwargs`: arguments its `generate` requires that users pass (SeamlessM4T's `tgt_lang`),
-which the pipeline level passes too.
+which the pipeline level passes too. Which family a model type belongs to is
+`config.generation_family`'s.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 from typing import Any, Final
 
 START: Final[str] = "<|startoftranscript|>"
@@ -27,36 +26,9 @@ CONTROL: Final[tuple[str, ...]] = ("<|startoflm|>", "<|startofprev|>", "<|nocapt
 NO_TIMESTAMPS: Final[str] = "<|notimestamps|>"
 
 
-@functools.cache
-def families() -> dict[str, dict[str, Any]]:
-    """`families` of `resources/generation.yaml` (each with a reason: the schema requires it)."""
-    from tinymodels.knowledge import load_resource
-
-    return dict(load_resource("generation.yaml").get("families") or {})
-
-
 def has_speech_tokens(family: dict[str, Any] | None) -> bool:
     """Whether the family adds Whisper-style tokens (languages, tasks, timestamps)."""
     return bool(family) and "languages" in family
-
-
-def family_of(model_type: str) -> dict[str, Any] | None:
-    """The generation family of a model type: a class (a mixin, or the model class itself) in the
-    MRO of one of its model classes."""
-    import transformers
-
-    from tinymodels.config.discover import architecture_mappings
-
-    for arch in architecture_mappings(model_type):
-        try:
-            cls = getattr(transformers, arch, None)
-            names = {c.__name__ for c in inspect.getmro(cls)} if isinstance(cls, type) else set()
-        except ImportError:
-            continue
-        for mixin, family in families().items():
-            if mixin in names:
-                return family
-    return None
 
 
 def _languages(count: int) -> list[str]:

@@ -116,7 +116,7 @@ def chat_placeholder(processor: Any, medium: str) -> str:
     the processor's own `{medium}_start_token` and `{medium}_end_token` when it refuses the bare
     placeholder but accepts the wrapped one (HunYuan-VL requires <|image_start|><|image|><|image_end|>;
     processors that add the start and end tokens themselves accept the bare one and keep it)."""
-    from tinymodels.validate.forward import prompt_placeholder
+    from tinymodels.validate.inputs import prompt_placeholder
 
     mark = prompt_placeholder(processor, medium)
     start, end = getattr(processor, f"{medium}_start_token", None), getattr(processor, f"{medium}_end_token", None)
@@ -142,7 +142,7 @@ def _accepts(processor: Any, medium: str, mark: str) -> bool:
 
 def attach_template(model_type: str, procs: Any) -> str | None:
     """Set the type's chat template on its tokenizer and processor; returns the format's name."""
-    from tinymodels.validate.forward import type_placeholders
+    from tinymodels.validate.inputs import type_placeholders
 
     fmt = format_for(model_type)
     processor = procs.processor
@@ -188,12 +188,12 @@ def _media(processor: Any) -> tuple[str, ...]:
 
 def chat_processor_kwargs(model: Any, processor: Any) -> dict[str, Any]:
     """Processor arguments of a chat round, as a user passes them: the switches the model needs
-    (`validate.processor_switches`: M-RoPE token types) and the type's `inputs.chat_call` data
+    (`inputs.processor_switches`: M-RoPE token types) and the type's `inputs.chat_call` data
     ({argument: sample kind}: apply_chat_template hands the processor one image list per
     conversation, which GOT-OCR 2's takes only as multi-page input)."""
     from tinymodels.knowledge import override_for
     from tinymodels.preprocess.samples import call_samples
-    from tinymodels.validate.forward import processor_switches
+    from tinymodels.validate.inputs import processor_switches
 
     override = override_for(getattr(model.config, "model_type", "") or "")
     extra = call_samples(dict(override.inputs.get("chat_call") or {})) if override else {}
@@ -205,7 +205,8 @@ def run_chat(model: Any, arch: str, procs: Any, folder: Path, mappings: tuple[st
     image-text-to-text heads also the pipeline with chat messages. Raises LevelError("chat")."""
     import torch
 
-    from tinymodels.validate.forward import generates, model_inputs
+    from tinymodels.validate.forward import generates
+    from tinymodels.validate.inputs import model_inputs
 
     processor = procs.processor
     owner = processor if processor is not None else procs.tokenizer

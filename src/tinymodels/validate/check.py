@@ -28,7 +28,8 @@ def run_levels(model: Any, arch: str, folder: Path, inputs: dict[str, Any], mapp
     `timings` receives the seconds each level took."""
     from tinymodels.validate.chat import chats, run_chat
     from tinymodels.validate.forward import generates, validate_model
-    from tinymodels.validate.pipelines import run_pipelines, tasks_for, upstream_skips
+    from tinymodels.validate.pipeline_tasks import tasks_for, upstream_skips
+    from tinymodels.validate.pipelines import run_pipelines
     from tinymodels.validate.train import run_train
 
     timer = _Timer(timings if timings is not None else {})

@@ -12,7 +12,9 @@ selected (`--validate`) and when they apply to the architecture:
 - `train`: one optimizer step with labels of the head's kind on a padded batch of 2.
 
 The creation report records `levels: {level: "ok" | {task: "ok"}}` per architecture; a failed
-level makes the architecture fail with `level` and `category` set to that level.
+level makes the architecture fail with `level` and `category` set to that level. The errors of
+validation live here, below every level's module: `ValidationError` (a check found the model
+broken), `LevelError` (a level failed) and `LevelSkipped`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ def parse_levels(text: str) -> frozenset[str]:
 def spelled(levels: frozenset[str]) -> str:
     """The canonical spelling of a selection (fingerprints, logs): `all` or the levels in order."""
     return "all" if levels == ALL else ",".join(n for n in LEVELS if n in levels)
+
+
+class ValidationError(RuntimeError):
+    """The model did not pass validation (the message says where)."""
 
 
 class LevelError(RuntimeError):
