@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinymodels.config.walk import config_tree
+
 DEFAULT_IMAGE_SIZE = 32
 MAX_IMAGE_SIZE = 64
 
@@ -368,16 +370,6 @@ _CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
     "audio_seq_length": ("audio_soft_tokens_per_image", "audio_seq_len"),
     "img_size": ("image_size",),
 }
-
-
-def config_tree(config: Any) -> list[Any]:
-    """The config and its sub-configs, breadth first (top-level values win over nested ones)."""
-    out, todo = [], [config]
-    while todo:
-        cfg = todo.pop(0)
-        out.append(cfg)
-        todo.extend(v for v in vars(cfg).values() if hasattr(v, "to_dict") and hasattr(v, "model_type"))
-    return out
 
 
 def _config_value(config: Any, name: str) -> Any:
