@@ -16,8 +16,8 @@ from tinymodels.build.builder import GENERIC_IMAGE_PROCESSOR
 from tinymodels.config.discover import modular_parents, processor_classes
 from tinymodels.knowledge import override_for
 from tinymodels.options import BuildOptions
-from tinymodels.preprocess.processors import processor_added_tokens, processor_special_tokens
 from tinymodels.preprocess.samples import CALL_SAMPLES, call_samples, sample_image
+from tinymodels.preprocess.special_tokens import processor_added_tokens, processor_special_tokens
 from tinymodels.validate.forward import ValidationError, synthesized_inputs
 
 TYPES = ("dinov2_with_registers", "vitdet", "patchtst", "vitmatte")

@@ -4,7 +4,7 @@ General rules, applied to the top-level config and every text-like sub-config:
 - `vocab_size` becomes `len(tokenizer)` (added tokens included);
 - `<name>_token_id` / `<name>_token_index` take the tokenizer's `<name>_token_id` when it has one
   (model-specific tokens such as `image_token` are added to the tokenizer beforehand, see
-  `processors.add_special_tokens`);
+  `special_tokens.add_special_tokens`);
 - any other token id or token-id list outside the vocabulary is brought inside it;
 - a decoder that emits codec codes (`codebook_decoders`) keeps the codebook as its vocabulary.
 """
