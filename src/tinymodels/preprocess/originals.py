@@ -11,7 +11,7 @@ modeling module's `_CHECKPOINT_FOR_DOC`). Only its tokenizer and processor files
   through that class's own sentencepiece-to-`tokenizers` conversion), is retrained to the target
   vocabulary with `train_new_from_iterator`, which keeps its normalizer, pre-tokenizer,
   post-processor and special tokens; its model is then trained deterministically as blank
-  tokenizers are (`tokenization._retrain_model`), and its plain added tokens and chat template
+  tokenizers are (`trainers.retrain_model`), and its plain added tokens and chat template
   are put back.
 - Image/video processors and feature extractors start from the checkpoint's settings
   (normalisation, resampling, sampling rate…); their sizes are then adapted to the tiny config
@@ -169,12 +169,12 @@ def _load_tokenizer(class_name: str, folder: Path) -> Any:
 def retrain(original: Any, corpus: list[str], vocab_size: int) -> Any:
     """`original` retrained to `vocab_size` tokens on `corpus`, keeping its pipeline, special and
     added tokens and chat template. Deterministic: the Rust trainer only sets up special tokens and
-    post-processor ids (on a few lines); the model itself is trained by `_retrain_model`."""
+    post-processor ids (on a few lines); the model itself is trained by `retrain_model`."""
     from tokenizers import Tokenizer
 
-    from tinymodels.preprocess.tokenization import _PLUMBING_LINES, _retrain_model, _train_with_panic_guard
+    from tinymodels.preprocess.trainers import PLUMBING_LINES, retrain_model, train_with_panic_guard
 
-    trained = _train_with_panic_guard(original.train_new_from_iterator, list(corpus[:_PLUMBING_LINES]),
+    trained = train_with_panic_guard(original.train_new_from_iterator, list(corpus[:PLUMBING_LINES]),
                                       vocab_size, show_progress=False)
     # Plain added tokens (tool-call tags, placeholders) outside the model's vocabulary come back
     # with the ids the plumbing model gave them: they are taken out while the model is trained
@@ -187,7 +187,7 @@ def retrain(original: Any, corpus: list[str], vocab_size: int) -> Any:
     budget = vocab_size - len(plain)
     if budget <= len(data["added_tokens"]):
         raise SourceError(f"{len(plain)} added tokens leave no room in a vocabulary of {vocab_size}")
-    trained._tokenizer = _retrain_model(Tokenizer.from_str(json.dumps(data)), corpus, budget)
+    trained._tokenizer = retrain_model(Tokenizer.from_str(json.dumps(data)), corpus, budget)
     if plain:
         originals = {t.content: t for t in original.added_tokens_decoder.values()}
         trained.add_tokens([originals.get(content, content) for content in plain])
