@@ -624,8 +624,8 @@ def _unexported_architectures(mappings: dict[str, Any]) -> dict[str, str]:
 def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> tuple[str, dict[str, Any]]:
     """Build every architecture of `model_type` into `out_dir`; return (config class name, entry).
 
-    A build from an original checkpoint that fails is redone from blank (`originals.fall_back_to_blank`)."""
-    from tinymodels.preprocess.originals import fall_back_to_blank
+    A build from an original checkpoint that fails is redone from blank (`blank_rebuild.fall_back_to_blank`)."""
+    from tinymodels.preprocess.blank_rebuild import fall_back_to_blank
 
     config_name, entry = _build_model_type(model_type, options, out_dir)
     return config_name, fall_back_to_blank(entry, options, out_dir,

@@ -204,6 +204,11 @@ class ProcessorClasses:
                         self.processor))
 
 
+def is_tokenizer_class(name: str) -> bool:
+    """Upstream's rule (minus its stray-quote bug): tokenizers end in Tokenizer/TokenizerFast/TokenizersBackend."""
+    return name.endswith(("Tokenizer", "TokenizerFast", "TokenizersBackend"))
+
+
 @functools.cache
 def processor_classes(model_type: str) -> ProcessorClasses:
     """The processor classes transformers maps to `model_type`.
