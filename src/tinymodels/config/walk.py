@@ -9,6 +9,9 @@ The tree comes in three forms, each with its own notion of a child:
   class declares in `sub_configs` (`declared_sub_configs`);
 - a config class: the classes its `sub_configs` declares (`sub_config_classes`).
 
+A tiny config dict is also walked beside its defaults (`with_defaults`: the repairs compare each
+sub-config with its own defaults, innermost first).
+
 The orders differ on purpose (callers take the first match, so the order is part of the result):
 attributes in instance order breadth first, declared sub-configs in declaration order depth first.
 """
