@@ -53,7 +53,7 @@ def test_feature_size_follows_the_model_width() -> None:
     # Pop2Piano feeds its 512 mel bands straight in as d_model-wide embeddings.
     from transformers import BertConfig, Pop2PianoConfig
 
-    from tinymodels.preprocess.processors import build_feature_extractor
+    from tinymodels.preprocess.feature_extractors import build_feature_extractor
 
     assert build_feature_extractor("Pop2PianoFeatureExtractor", Pop2PianoConfig(d_model=32)).feature_size == 32
     # A width that is not the extractor's default size says nothing about the features.

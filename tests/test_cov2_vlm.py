@@ -14,7 +14,7 @@ import pytest
 
 from conftest import assert_all_validate, build_in_process
 from tinymodels.config.tiny_config import tiny_config_dict
-from tinymodels.preprocess.processors import processor_added_tokens
+from tinymodels.preprocess.special_tokens import processor_added_tokens
 
 TYPES = ("ovis2", "molmo2", "gemma4_unified", "llama4_vision_model")
 

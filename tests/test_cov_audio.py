@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.preprocess.processors import build_feature_extractor
+from tinymodels.preprocess.feature_extractors import build_feature_extractor
 
 TYPES = ("canary", "gemma3n_audio", "voxtral_encoder", "speecht5")
 

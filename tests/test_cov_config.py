@@ -100,7 +100,7 @@ def test_unexported_model_class_is_found_in_its_modeling_module() -> None:
 
 
 def test_pooled_image_tokens_fit_the_patch_grid() -> None:
-    from tinymodels.config.repair import repair_pooled_image_tokens
+    from tinymodels.config.repair_sizes import repair_pooled_image_tokens
 
     tiny = tiny_config_dict("t5gemma2_encoder")
     vision = tiny["vision_config"]

@@ -16,8 +16,8 @@ from tinymodels.build.processor_plan import GENERIC_IMAGE_PROCESSOR
 from tinymodels.config.discover import modular_parents, processor_classes
 from tinymodels.knowledge import override_for
 from tinymodels.options import BuildOptions
-from tinymodels.preprocess.processors import processor_added_tokens, processor_special_tokens
 from tinymodels.preprocess.samples import CALL_SAMPLES, call_samples, sample_image
+from tinymodels.preprocess.special_tokens import processor_added_tokens, processor_special_tokens
 from tinymodels.validate.levels import ValidationError
 from tinymodels.validate.synthesized import synthesized_inputs
 

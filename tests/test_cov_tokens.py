@@ -13,8 +13,8 @@ from tinymodels.config.tiny_config import config_from_dict
 from tinymodels.config.upstream_config import tiny_config_for
 from tinymodels.options import BuildOptions
 from tinymodels.preprocess.align import align_with_tokenizer, tokenizer_vocab_size
-from tinymodels.preprocess.processors import (
-    _patches_per_image,
+from tinymodels.preprocess.processors import _patches_per_image
+from tinymodels.preprocess.special_tokens import (
     add_pad_token,
     pads_by_default,
     processor_special_tokens,

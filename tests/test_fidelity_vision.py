@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import arch_errors, arch_levels, build_in_process
-from tinymodels.config.repair import repair_label_names
+from tinymodels.config.repair_fields import repair_label_names
 from tinymodels.validate.pipeline_tasks import task_specs
 
 # Small and quick: a classifier whose config class hides its label names (pvt), a backbone

@@ -13,7 +13,7 @@ import transformers
 from packaging.version import Version
 
 from conftest import assert_all_validate, build_in_process
-from tinymodels.config.repair import repair_layer_patterns
+from tinymodels.config.repair_layers import repair_layer_patterns
 
 needs_525 = pytest.mark.skipif(Version(transformers.__version__).release < (5, 25),
                                reason="kolibri1_1, pi05, ovis2_5 and llava_onevision1_5 are new in transformers 5.25")

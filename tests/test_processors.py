@@ -11,11 +11,11 @@ import pytest
 from tinymodels.build.builder import build_model_type, quiet_libraries
 from tinymodels.options import BuildOptions
 from tinymodels.preprocess.align import align_with_tokenizer
-from tinymodels.preprocess.processors import (
+from tinymodels.preprocess.processors import scale_image_grid
+from tinymodels.preprocess.special_tokens import (
     add_special_tokens,
     config_special_tokens,
     processor_special_tokens,
-    scale_image_grid,
 )
 from tinymodels.preprocess.tokenization import train_tokenizer
 

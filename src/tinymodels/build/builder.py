@@ -52,8 +52,8 @@ def build_model_type(model_type: str, options: BuildOptions, out_dir: Path) -> t
     """Build every architecture of `model_type` into `out_dir`; return (config class name, entry).
 
     The type is looked up once (`ModelType.resolve`) and handed to every stage. A build from an
-    original checkpoint that fails is redone from blank (`originals.fall_back_to_blank`)."""
-    from tinymodels.preprocess.originals import fall_back_to_blank
+    original checkpoint that fails is redone from blank (`blank_rebuild.fall_back_to_blank`)."""
+    from tinymodels.preprocess.blank_rebuild import fall_back_to_blank
 
     resolved = ModelType.resolve(model_type)
     config_name, entry = _build_model_type(resolved, options, out_dir)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from tinymodels.config.walk import declared_sub_configs
+
 # The size budget of one checkpoint: 10 MB of float32 weights.
 MAX_WEIGHT_BYTES: Final[int] = 10_000_000
 
@@ -46,17 +48,6 @@ def check_size(cls: type, config: Any) -> int:
     return n
 
 
-def _sub_configs(config: Any) -> list[Any]:
-    """The sub-configs of a composite config, depth first (`text_config`, `decoder`…)."""
-    out: list[Any] = []
-    for key in getattr(config, "sub_configs", None) or {}:
-        sub = getattr(config, key, None)
-        if sub is not None and hasattr(sub, "to_dict"):
-            out.append(sub)
-            out.extend(_sub_configs(sub))
-    return out
-
-
 def config_for(cls: type, config: Any) -> Any:
     """The config `cls` is declared for: a composite model type also maps text-only heads
     (Llama4ForCausalLM, MllamaTextModel…) whose `config_class` is one of its sub-configs; such
@@ -66,14 +57,14 @@ def config_for(cls: type, config: Any) -> Any:
     want = getattr(cls, "config_class", None)
     if not isinstance(want, type) or isinstance(config, want):
         return config
-    sub = next((sub for sub in _sub_configs(config) if type(sub) is want), None)
+    sub = next((sub for sub in declared_sub_configs(config) if type(sub) is want), None)
     if sub is not None:
         return sub
     subs = getattr(want, "sub_configs", None) or {}
     # A sibling also has the class's own fields: a composite holding a text_config is no
     # JevConfig (num_verbalizers…), which wraps it instead (`wrap_config`).
     own = _own_fields(want, subs)
-    sibling = next((c for c in (config, *_sub_configs(config))
+    sibling = next((c for c in (config, *declared_sub_configs(config))
                     if subs and all(getattr(c, key, None) is not None for key in subs)
                     and all(hasattr(c, f) for f in own)), None)
     if sibling is not None:
@@ -216,7 +207,7 @@ def _pristine_model_args(config: Any) -> Iterator[None]:
     `block_type`), so a config whose tower was built once could neither build again nor be
     saved for a reload.
     """
-    saved = [(cfg, copy.deepcopy(cfg.model_args)) for cfg in (config, *_sub_configs(config))
+    saved = [(cfg, copy.deepcopy(cfg.model_args)) for cfg in (config, *declared_sub_configs(config))
              if isinstance(getattr(cfg, "model_args", None), dict)]
     try:
         yield

@@ -36,18 +36,20 @@ def build_processors(model_type: ModelType, tiny: dict[str, Any], options: Build
         text_configs,
         tokenizer_vocab_size,
     )
+    from tinymodels.preprocess.feature_extractors import build_feature_extractor
     from tinymodels.preprocess.originals import open_source
     from tinymodels.preprocess.processors import (
         Processors,
+        build_image_processor,
+        build_processor,
+        scale_image_grid,
+    )
+    from tinymodels.preprocess.special_tokens import (
         add_pad_token,
         add_plain_tokens,
         add_special_tokens,
-        build_feature_extractor,
-        build_image_processor,
-        build_processor,
         pads_by_default,
         processor_added_tokens,
-        scale_image_grid,
     )
     from tinymodels.validate.chat import attach_template, format_for
 
@@ -135,7 +137,7 @@ def _chat_capable(model_type: ModelType, processor_class: str | None) -> bool:
 def _model_special_tokens(classes: Any, tiny: dict[str, Any], procs: Any, override: Any) -> dict[str, str]:
     """Named special tokens the tokenizer must carry: those the config's out-of-vocabulary ids
     name, those the processor class reads from its tokenizer, then per-type data (later wins)."""
-    from tinymodels.preprocess.processors import config_special_tokens, processor_special_tokens
+    from tinymodels.preprocess.special_tokens import config_special_tokens, processor_special_tokens
 
     tokens = config_special_tokens(tiny, len(procs.tokenizer))
     if classes.processor:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from tinymodels.config.walk import config_tree
+
 START: Final[str] = "<|startoftranscript|>"
 END: Final[str] = "<|endoftext|>"
 TASKS: Final[tuple[str, ...]] = ("translate", "transcribe")
@@ -67,8 +69,6 @@ def config_fields(tokenizer: Any) -> dict[str, Any]:
 
 
 def _table_keys(config: Any, name: str, spec: dict[str, Any]) -> list[str]:
-    from tinymodels.preprocess.processors import config_tree
-
     if "keys" in spec:
         return [str(k) for k in spec["keys"]]
     field = str(spec["count"])
@@ -91,8 +91,6 @@ def _vocabulary_table(config: Any, spec: dict[str, Any], tokenizer: Any) -> dict
     """A table read off the tokenizer: `source: vocabulary` maps each id (as a string) to its
     token's text; `source: characters` numbers the characters of the vocabulary from `first`,
     below the (sub-)config field `limit`."""
-    from tinymodels.preprocess.processors import config_tree
-
     vocab = tokenizer.get_vocab()
     if spec["source"] == "vocabulary":
         return {str(i): tokenizer.convert_tokens_to_string([t]) for t, i in sorted(vocab.items(), key=lambda kv: kv[1])}

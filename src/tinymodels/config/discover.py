@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from tinymodels.config.walk import sub_config_classes
 from tinymodels.errors import UnknownModelTypeError
 
 # The composite models upstream builds, with the (encoder, decoder) types in their names.
@@ -203,6 +204,11 @@ class ProcessorClasses:
                         self.processor))
 
 
+def is_tokenizer_class(name: str) -> bool:
+    """Upstream's rule (minus its stray-quote bug): tokenizers end in Tokenizer/TokenizerFast/TokenizersBackend."""
+    return name.endswith(("Tokenizer", "TokenizerFast", "TokenizersBackend"))
+
+
 @functools.cache
 def processor_classes(model_type: str) -> ProcessorClasses:
     """The processor classes transformers maps to `model_type`.
@@ -265,11 +271,6 @@ def _default_config_dict(model_type: str) -> dict[str, object]:
         return {}
 
 
-def _sub_configs(cls: type) -> list[tuple[str, type]]:
-    subs = getattr(cls, "sub_configs", None) or {}
-    return sorted((k, c) for k, c in subs.items() if isinstance(c, type))
-
-
 def owner_model_type(model_type: str) -> str | None:
     """The registered model type whose config holds this one as a sub-config (see `_owner`)."""
     found = _owner(model_type)
@@ -296,15 +297,9 @@ def _owner(model_type: str) -> tuple[str, str] | None:
         owner_cls = getattr(module, class_name, None) if other != model_type else None
         if not isinstance(owner_cls, type) or _registered_processor_classes(other).is_empty():
             continue
-        seen: set[type] = set()
-        todo = list(_sub_configs(owner_cls))
-        while todo:
-            key, sub = todo.pop(0)
-            if sub is cfg:
-                return other, key
-            if sub not in seen:
-                seen.add(sub)
-                todo.extend(_sub_configs(sub))
+        found = next((key for key, sub in sub_config_classes(owner_cls) if sub is cfg), None)
+        if found is not None:
+            return other, found
     return None
 
 

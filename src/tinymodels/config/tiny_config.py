@@ -3,7 +3,7 @@
 Works on the config's dict form: every nested dict with a `model_type` is a
 sub-config and is shrunk with the same rules, then the config class rebuilds the
 whole tree, so derived fields are recomputed by transformers itself. After the
-generic shrink and the per-type overrides, `repair.py` restores the consistency
+generic shrink (`shrink.py`) and the per-type overrides, `repair.py` restores the consistency
 rules the shrink broke (per-layer lists, backbone stages, rotary sections, SSM
 heads…), and the result is instantiated and validated so errors surface here.
 """
@@ -13,86 +13,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tinymodels.knowledge import override_for, shrink_rules
-
-# Fields that look like widths or counts but must never be touched.
-_NEVER: frozenset[str] = frozenset({
-    "vocab_size", "num_labels", "id2label", "label2id", "transformers_version", "architectures",
-    "torch_dtype", "dtype",
-})
-
-
-def _cap(v: int, cap: int, pow2: bool) -> int:
-    if v <= 0:
-        return v
-    v = min(v, cap)
-    return 1 << (v.bit_length() - 1) if pow2 else v
-
-
-def _shrink_value(value: Any, cap: int, pow2: bool = False) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return _cap(value, cap, pow2)
-    if isinstance(value, float) and value > cap:  # multipliers
-        return float(cap)
-    if isinstance(value, list | tuple) and value and all(isinstance(v, int) and not isinstance(v, bool)
-                                                         for v in value):
-        return type(value)(_cap(v, cap, pow2) for v in value)
-    if isinstance(value, list | tuple) and value and all(isinstance(v, list | tuple) for v in value):
-        # Per-stage lists of per-block values (stage_block_out_channels).
-        return type(value)(_shrink_value(v, cap, pow2) for v in value)
-    if isinstance(value, list | tuple) and value:
-        # Per-block specs mixing flags and nested strides ([kernel, in, out, [2, 1], use_se]):
-        # cap the integers (and nested lists), leave flags, ratios and names alone.
-        return type(value)(_shrink_value(v, cap, pow2) if isinstance(v, int | list | tuple) else v
-                           for v in value)
-    return value
-
-
-def _is_subconfig(value: Any) -> bool:
-    return isinstance(value, dict) and "model_type" in value
-
-
-def shrink_dict(d: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Apply the generic shrinking rules to a config dict and all its sub-configs."""
-    out: dict[str, Any] = {}
-    rules = shrink_rules()
-    # A count equal to the length of a list beside it is derived from that list
-    # (wav2vec2's num_feat_extract_layers == len(conv_dim)): leave it alone.
-    # Only integer lists count, and never for the main depth: per-layer lists (layer_types,
-    # per-layer sparsity…) are cut to the shrunk depth by repair.py instead.
-    list_lengths = {len(v) for v in d.values() if isinstance(v, list | tuple) and len(v) > 2
-                    and all(isinstance(x, int) and not isinstance(x, bool) for x in v)}
-    for key, value in d.items():
-        if key in _NEVER or key in keep or (key.endswith("_layers") and key != "num_hidden_layers"
-                                            and isinstance(value, int) and value in list_lengths):
-            out[key] = value
-        elif _is_subconfig(value):
-            out[key] = shrink_dict(value, keep)
-        else:
-            for rule in rules:
-                if rule.pattern.fullmatch(key):
-                    value = _shrink_value(value, rule.max, rule.pow2)
-                    break
-            out[key] = value
-    _fix_divisibility(out)
-    return out
-
-
-def _fix_divisibility(d: dict[str, Any]) -> None:
-    """Keep heads dividing the width and kv-heads dividing heads after shrinking."""
-    width = next((d[k] for k in ("hidden_size", "d_model", "n_embd", "embed_dim") if isinstance(d.get(k), int)), None)
-    for heads_key in ("num_attention_heads", "n_head", "num_heads"):
-        heads = d.get(heads_key)
-        if isinstance(width, int) and isinstance(heads, int) and heads > 0 and width % heads:
-            while width % heads:
-                heads -= 1
-            d[heads_key] = heads
-        if isinstance(heads, int) and heads > 0:
-            kv = d.get("num_key_value_heads")
-            if isinstance(kv, int) and kv > 0 and heads % kv:
-                d["num_key_value_heads"] = 1
+from tinymodels.config.repair import repair_tree
+from tinymodels.config.shrink import NEVER_SHRUNK, shrink_dict
+from tinymodels.config.walk import is_subconfig, sub_dicts
+from tinymodels.knowledge import override_for
 
 
 def set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
@@ -151,14 +75,7 @@ def _enable_subconfigs(model_type: str, defaults: dict[str, Any], override_confi
 
 def _find_subconfig(d: dict[str, Any], model_type: str) -> dict[str, Any] | None:
     """The first nested sub-config dict of `model_type` in `d` (breadth first)."""
-    todo = [d]
-    while todo:
-        for value in todo.pop(0).values():
-            if _is_subconfig(value):
-                if value["model_type"] == model_type:
-                    return value
-                todo.append(value)
-    return None
+    return next((sub for sub in sub_dicts(d) if sub["model_type"] == model_type), None)
 
 
 def _add_missing(into: dict[str, Any], source: dict[str, Any]) -> list[str]:
@@ -168,7 +85,7 @@ def _add_missing(into: dict[str, Any], source: dict[str, Any]) -> list[str]:
         if key not in into:
             into[key] = copy.deepcopy(value)
             added.append(key)
-        elif _is_subconfig(value) and _is_subconfig(into[key]):
+        elif is_subconfig(value) and is_subconfig(into[key]):
             added += [f"{key}.{k}" for k in _add_missing(into[key], value)]
     return added
 
@@ -198,13 +115,11 @@ def apply_nested_overrides(tiny: dict[str, Any]) -> None:
     What an override knows about a type (DAC's base width, say) holds wherever that type is
     embedded (pe_audio's `dac_config`); the composite's own override is applied after, on top.
     """
-    todo = [v for v in tiny.values() if _is_subconfig(v)]
-    while todo:
-        sub = todo.pop(0)
+    # (The walk is lazy: an override that sets a nested sub-config is walked into as well.)
+    for sub in sub_dicts(tiny):
         override = override_for(str(sub["model_type"]))
         for dotted, value in (override.config if override else {}).items():
             set_path(sub, dotted, copy.deepcopy(value))
-        todo.extend(v for v in sub.values() if _is_subconfig(v))
 
 
 def rederive_fields(model_type: str, tiny: dict[str, Any], defaults: dict[str, Any]) -> list[str]:
@@ -219,7 +134,7 @@ def rederive_fields(model_type: str, tiny: dict[str, Any], defaults: dict[str, A
 
     changed = []
     for key, value in tiny.items():
-        if _is_subconfig(value) and isinstance(defaults.get(key), dict):
+        if is_subconfig(value) and isinstance(defaults.get(key), dict):
             changed += [f"{key}.{k}" for k in rederive_fields(str(value["model_type"]), value, defaults[key])]
     try:
         cls = config_class(model_type)
@@ -229,8 +144,8 @@ def rederive_fields(model_type: str, tiny: dict[str, Any], defaults: dict[str, A
         large = isinstance(value, int) and not isinstance(value, bool) and value > 64
         # Plain dicts (not sub-configs) are never shrunk: one the class derives (fastspeech2's
         # `encoder_config` from its `encoder_*` fields) would keep the default sizes.
-        derived_dict = isinstance(value, dict) and bool(value) and not _is_subconfig(value)
-        if (key in _NEVER or not (large or derived_dict) or value != defaults.get(key)
+        derived_dict = isinstance(value, dict) and bool(value) and not is_subconfig(value)
+        if (key in NEVER_SHRUNK or not (large or derived_dict) or value != defaults.get(key)
                 or key.endswith(("_id", "_index", "_ids")) or key.startswith("rope")):
             continue
         rest = {k: v for k, v in tiny.items() if k not in (key, "transformers_version", "model_type")}
@@ -261,8 +176,6 @@ def tiny_config_dict(model_type: str, check: bool = True) -> dict[str, Any]:
     With `check`, the config is also instantiated and validated (`config.validate()`), so an
     inconsistent tiny config fails here, at the config stage, with the validator's message.
     """
-    from tinymodels.config.repair import repair_tree
-
     override = override_for(model_type)
     defaults = _defaults(model_type, override.config if override else {})
     enabled = _enable_subconfigs(model_type, defaults, override.config if override else {})

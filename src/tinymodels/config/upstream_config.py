@@ -18,6 +18,7 @@ import unittest
 from pathlib import Path
 from typing import Any
 
+from tinymodels.config.walk import walk
 from tinymodels.options import BuildOptions
 
 SOURCE_TEST_CLASS = "test-class"
@@ -203,15 +204,15 @@ def _exact_config(config: Any, cfg_cls: type) -> Any:
     """`config` if it is a `cfg_cls`, else the first such sub-config (`*_config`, encoder, decoder)."""
     if config is None:
         return None
-    if type(config) is cfg_cls:
-        return config
+    return next((c for c in (config, *walk(config, _named_sub_configs, depth_first=True)) if type(c) is cfg_cls),
+                None)
+
+
+def _named_sub_configs(config: Any) -> list[Any]:
+    """The values of a test's config (an object or a dict) held under a sub-config name."""
     items = config.items() if isinstance(config, dict) else vars(config).items()
-    for key, value in items:
-        if key.endswith("_config") or key in ("encoder", "decoder"):
-            found = _exact_config(value, cfg_cls) if value is not None and not isinstance(value, str | int) else None
-            if found is not None:
-                return found
-    return None
+    return [value for key, value in items if (key.endswith("_config") or key in ("encoder", "decoder"))
+            and value is not None and not isinstance(value, str | int)]
 
 
 def _clamp_positions(d: dict[str, Any]) -> None:

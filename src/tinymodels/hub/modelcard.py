@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tinymodels import __version__
-from tinymodels.run.reports import is_tokenizer_class
+from tinymodels.config.discover import is_tokenizer_class
 
 TAGS: Final[tuple[str, ...]] = ("tiny-random", "tinymodels", "testing")
 

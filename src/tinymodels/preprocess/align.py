@@ -4,7 +4,7 @@ General rules, applied to the top-level config and every text-like sub-config:
 - `vocab_size` becomes `len(tokenizer)` (added tokens included);
 - `<name>_token_id` / `<name>_token_index` take the tokenizer's `<name>_token_id` when it has one
   (model-specific tokens such as `image_token` are added to the tokenizer beforehand, see
-  `processors.add_special_tokens`);
+  `special_tokens.add_special_tokens`);
 - any other token id or token-id list outside the vocabulary is brought inside it;
 - a decoder that emits codec codes (`codebook_decoders`) keeps the codebook as its vocabulary.
 """
@@ -12,6 +12,8 @@ General rules, applied to the top-level config and every text-like sub-config:
 from __future__ import annotations
 
 from typing import Any
+
+from tinymodels.config.walk import config_tree, is_subconfig, sub_dicts
 
 # Sub-config keys that carry the text vocabulary.
 _TEXT_KEYS = ("text_config", "decoder", "encoder", "language_config", "llm_config", "text_encoder",
@@ -96,18 +98,6 @@ def align_codebook_decoders(config: dict[str, Any]) -> None:
         config["decoder_start_token_id"] = config["pad_token_id"] = size
 
 
-def _subconfigs(d: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every nested sub-config dict, at any depth (breadth first)."""
-    out, todo = [], [d]
-    while todo:
-        cur = todo.pop(0)
-        for value in cur.values():
-            if isinstance(value, dict) and "model_type" in value:
-                out.append(value)
-                todo.append(value)
-    return out
-
-
 def text_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
     """The config and every sub-config that carries the text vocabulary.
 
@@ -120,7 +110,7 @@ def text_configs(config: dict[str, Any]) -> list[dict[str, Any]]:
     # vocabulary one level further down, in its own text_config.
     direct += [d["text_config"] for d in direct[1:]
                if "vocab_size" not in d and isinstance(d.get("text_config"), dict)]
-    nested = _subconfigs(config)
+    nested = list(sub_dicts(config))
     sizes = {d["vocab_size"] for d in direct if isinstance(d.get("vocab_size"), int)}
     if not sizes:
         # No vocabulary at the usual places (a wrapper config): the largest one in the tree is the text's.
@@ -192,9 +182,9 @@ def align_with_tokenizer(config: dict[str, Any], tokenizer: Any) -> int:
 
 def append_code_ranges(config: dict[str, Any], vocab: int) -> int:
     """Token ranges of discrete media codes (`code + image_token_offset`…) follow the text
-    vocabulary (`repair.lay_out_code_ranges`); the text embedding table grows to cover them.
+    vocabulary (`repair_fields.lay_out_code_ranges`); the text embedding table grows to cover them.
     Returns the vocabulary size."""
-    from tinymodels.config.repair import lay_out_code_ranges
+    from tinymodels.config.repair_fields import lay_out_code_ranges
 
     end = lay_out_code_ranges(config, vocab)
     if end is None:
@@ -213,17 +203,11 @@ def clamp_token_ids(config: dict[str, Any], vocab: int) -> None:
     class _NoTokenizer:
         pass
 
-    for d in [config] + [v for v in config.values() if isinstance(v, dict) and "model_type" in v]:
+    for d in [config] + [v for v in config.values() if is_subconfig(v)]:
         if isinstance(d.get("vocab_size"), int) and d["vocab_size"] > vocab > 0:
             d["vocab_size"] = vocab
         v = d.get("vocab_size", vocab)
         _fix_ids(d, _NoTokenizer(), v if isinstance(v, int) and v > 0 else vocab)
-
-
-def _sub_configs(config: Any) -> list[Any]:
-    from tinymodels.preprocess.processors import config_tree
-
-    return config_tree(config)
 
 
 def align_with_processor(config: Any, processor: Any) -> dict[str, int]:
@@ -252,7 +236,7 @@ def align_with_processor(config: Any, processor: Any) -> dict[str, int]:
             continue
         if modality == "image":
             tok_id = _expanded_image_id(processor, tok_id)
-        for cfg in _sub_configs(config):
+        for cfg in config_tree(config):
             aliases = getattr(cfg, "attribute_map", None) or {}
             for key in (f"{modality}_token_id", f"{modality}_token_index"):
                 if (id(cfg), aliases.get(key, key)) in done:

@@ -11,7 +11,7 @@ modeling module's `_CHECKPOINT_FOR_DOC`). Only its tokenizer and processor files
   through that class's own sentencepiece-to-`tokenizers` conversion), is retrained to the target
   vocabulary with `train_new_from_iterator`, which keeps its normalizer, pre-tokenizer,
   post-processor and special tokens; its model is then trained deterministically as blank
-  tokenizers are (`tokenization._retrain_model`), and its plain added tokens and chat template
+  tokenizers are (`trainers.retrain_model`), and its plain added tokens and chat template
   are put back.
 - Image/video processors and feature extractors start from the checkpoint's settings
   (normalisation, resampling, sampling rate…); their sizes are then adapted to the tiny config
@@ -19,7 +19,8 @@ modeling module's `_CHECKPOINT_FOR_DOC`). Only its tokenizer and processor files
 
 Whatever cannot be had or retrained falls back, per component, to the blank build with the
 reason (category `source-fallback`): a missing original never fails the run. `Source.record()`
-gives the report fields (`tokenizer_source`, `processor_source`, `source_fallback`).
+gives the report fields (`tokenizer_source`, `processor_source`, `source_fallback`). A type whose
+build from the original fails is rebuilt from blank (`blank_rebuild.py`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ import importlib
 import json
 import logging
 import re
-import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -169,12 +168,12 @@ def _load_tokenizer(class_name: str, folder: Path) -> Any:
 def retrain(original: Any, corpus: list[str], vocab_size: int) -> Any:
     """`original` retrained to `vocab_size` tokens on `corpus`, keeping its pipeline, special and
     added tokens and chat template. Deterministic: the Rust trainer only sets up special tokens and
-    post-processor ids (on a few lines); the model itself is trained by `_retrain_model`."""
+    post-processor ids (on a few lines); the model itself is trained by `retrain_model`."""
     from tokenizers import Tokenizer
 
-    from tinymodels.preprocess.tokenization import _PLUMBING_LINES, _retrain_model, _train_with_panic_guard
+    from tinymodels.preprocess.trainers import PLUMBING_LINES, retrain_model, train_with_panic_guard
 
-    trained = _train_with_panic_guard(original.train_new_from_iterator, list(corpus[:_PLUMBING_LINES]),
+    trained = train_with_panic_guard(original.train_new_from_iterator, list(corpus[:PLUMBING_LINES]),
                                       vocab_size, show_progress=False)
     # Plain added tokens (tool-call tags, placeholders) outside the model's vocabulary come back
     # with the ids the plumbing model gave them: they are taken out while the model is trained
@@ -187,7 +186,7 @@ def retrain(original: Any, corpus: list[str], vocab_size: int) -> Any:
     budget = vocab_size - len(plain)
     if budget <= len(data["added_tokens"]):
         raise SourceError(f"{len(plain)} added tokens leave no room in a vocabulary of {vocab_size}")
-    trained._tokenizer = _retrain_model(Tokenizer.from_str(json.dumps(data)), corpus, budget)
+    trained._tokenizer = retrain_model(Tokenizer.from_str(json.dumps(data)), corpus, budget)
     if plain:
         originals = {t.content: t for t in original.added_tokens_decoder.values()}
         trained.add_tokens([originals.get(content, content) for content in plain])
@@ -359,52 +358,3 @@ def open_source(model_type: str, options: Any) -> Source:
     except Exception as exc:  # noqa: BLE001 - looking the checkpoint up must not fail the run
         source.fall_back("tokenizer and processors", _short(exc))
     return source
-
-
-
-# Architecture failure categories that no tokenizer or processor causes.
-_NOT_SOURCE_FAILURES: Final[frozenset[str]] = frozenset({"skipped", "missing-dependency"})
-
-
-def _failures(entry: dict[str, Any]) -> list[str]:
-    """First lines of the entry's errors that a tokenizer or processor could have caused."""
-    errors = [entry["error"][0]] if entry.get("error") else []
-    errors += [f"{arch}: {info['error'][0]}" for arch, info in entry.get("pytorch", {}).items()
-               if info.get("error") and info.get("category") not in _NOT_SOURCE_FAILURES]
-    return errors
-
-
-def fall_back_to_blank(entry: dict[str, Any], options: Any, out_dir: Path,
-                       rebuild: Callable[[Any, Path], dict[str, Any]]) -> dict[str, Any]:
-    """The entry of a type built from its original, or, when that build failed somewhere, of the
-    blank rebuild if it fails less (with the reason, category `source-fallback`): the original
-    must never cost a type its build. `rebuild(options, folder)` builds the type into `folder`."""
-    from tinymodels.run.reports import is_tokenizer_class
-
-    used = [entry.get(k, "") for k in ("tokenizer_source", "processor_source")]
-    failures = _failures(entry)
-    if options.tokenizer_source == BLANK or not failures or (entry.get("tokenizer_source")
-                                                             and not any(u.startswith(ORIGINAL) for u in used)):
-        return entry
-    log.warning("%s: the build from the original failed (%s); rebuilding from blank", entry.get("model_type"),
-                failures[0])
-    # Beside the type's own folder, named after it: a runner's stale `.staging-*` cleanup removes
-    # it after a crash, and messages naming it stay the same between runs.
-    staging = out_dir.parent / f"{out_dir.name}-blank"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        blank = rebuild(replace(options, tokenizer_source=BLANK), staging)
-        if len(_failures(blank)) >= len(failures):
-            return entry  # the original is not what fails: keep what the user asked for
-        shutil.rmtree(out_dir, ignore_errors=True)
-        staging.rename(out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    classes = list(blank.get("processor", {}))
-    reasons = [*entry.get("source_fallback", {}).get("reasons", []),
-               f"the build from the original failed ({failures[0][:300]}); built from blank instead"]
-    blank["tokenizer_source"] = BLANK if any(is_tokenizer_class(c) for c in classes) else "none"
-    blank["processor_source"] = BLANK if any(not is_tokenizer_class(c) for c in classes) else "none"
-    blank["source_fallback"] = {"category": FALLBACK_CATEGORY, "reasons": reasons}
-    blank.setdefault("warnings", []).append(f"[{FALLBACK_CATEGORY}] {reasons[-1]}")
-    return blank

@@ -1,17 +1,19 @@
-"""Image processors, feature extractors, video processors and whole processors, built locally.
+"""Image processors, video processors and whole processors (`ProcessorMixin`), built locally.
 
 Every processor starts from its class defaults (keeping normalisation and other
-settings) and only its sizes are aligned with the tiny config.
+settings) and only its sizes are aligned with the tiny config. Feature extractors are
+sized in `feature_extractors.py`; the special tokens a processor expects on its
+tokenizer come from `special_tokens.py`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+from tinymodels.config.walk import config_tree
 
 DEFAULT_IMAGE_SIZE = 32
 MAX_IMAGE_SIZE = 64
@@ -302,64 +304,6 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
     return cls(**kwargs) if kwargs else default
 
 
-# Config fields giving the number of mel bins (or other per-frame features) the audio encoder reads.
-_MEL_FIELDS = ("num_mel_bins", "input_feat_per_channel", "input_feat_size")
-
-
-def _mel_bins(config: Any) -> int | None:
-    """Mel bins the audio encoder expects: the first `_MEL_FIELDS` value of the config or of its
-    sub-configs, breadth first (Canary's `encoder_config`, an omni model's `audio_config.asr_config`)."""
-    if config is None:
-        return None
-    for cfg in config_tree(config):
-        for name in _MEL_FIELDS:
-            value = getattr(cfg, name, None)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 1:
-                return value
-    return None
-
-
-# Config fields holding the model width, which some extractors' features are fed at directly.
-_WIDTH_FIELDS = ("d_model", "hidden_size")
-
-
-def _width_features(size: Any, config: Any) -> int | None:
-    """The tiny model width when the extractor's default feature size is the default config's width:
-    its features are the encoder's input embeddings (Pop2Piano's 512 mel bands = d_model), so they
-    follow the tiny width. None for a config without mel fields that does not match."""
-    if config is None or not isinstance(size, int) or size <= 1:
-        return None
-    try:
-        reference = type(config)()
-    except Exception:  # noqa: BLE001 - a config class that needs arguments has no defaults to compare
-        return None
-    for name in _WIDTH_FIELDS:
-        value = getattr(config, name, None)
-        if getattr(reference, name, None) == size and isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
-
-
-def build_feature_extractor(class_name: str, config: Any, extra: dict[str, Any] | None = None,
-                            base: dict[str, Any] | None = None) -> Any:
-    """The feature extractor with feature size / mel bins matching the tiny config (then `extra`),
-    starting from `base` settings (an original checkpoint's) instead of the class defaults."""
-    import transformers
-
-    cls = getattr(transformers, class_name)
-    default = cls(**(base or {}))
-    kwargs: dict[str, Any] = dict(base or {})
-    mel = _mel_bins(config)
-    if mel is None:
-        mel = _width_features(getattr(default, "feature_size", None), config)
-    if mel is not None and getattr(default, "feature_size", mel) != mel:
-        kwargs["feature_size"] = mel
-        if hasattr(default, "num_mel_bins"):
-            kwargs["num_mel_bins"] = mel
-    kwargs.update(extra or {})
-    return cls(**kwargs) if kwargs else default
-
-
 # Processor parameters the config names differently (same meaning, different field name).
 _CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
     "image_seq_length": ("mm_tokens_per_image", "num_image_tokens", "image_seq_len"),
@@ -368,16 +312,6 @@ _CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
     "audio_seq_length": ("audio_soft_tokens_per_image", "audio_seq_len"),
     "img_size": ("image_size",),
 }
-
-
-def config_tree(config: Any) -> list[Any]:
-    """The config and its sub-configs, breadth first (top-level values win over nested ones)."""
-    out, todo = [], [config]
-    while todo:
-        cfg = todo.pop(0)
-        out.append(cfg)
-        todo.extend(v for v in vars(cfg).values() if hasattr(v, "to_dict") and hasattr(v, "model_type"))
-    return out
 
 
 def _config_value(config: Any, name: str) -> Any:
@@ -462,205 +396,3 @@ def build_processor(class_name: str, parts: Processors, config: Any = None,
             raise ValueError(f"{class_name} needs a {attr}, which could not be built")
         kwargs[attr] = available[attr]
     return cls(**kwargs)
-
-
-# Special tokens every tokenizer already names; a processor never needs them added.
-_STANDARD_TOKENS = frozenset({"bos_token", "eos_token", "pad_token", "unk_token", "sep_token", "cls_token",
-                              "mask_token", "decoder_start_token"})
-# `tokenizer.<name>_token` or `tokenizer.<name>_token_id` in a processor's source.
-_TOKEN_REF = re.compile(r"tokenizer\.(\w+_token)(?:_id|_ids)?\b")
-# `getattr(tokenizer, "audio_token", None)`: the same read, tolerant of a missing token (Gemma 4
-# still needs it: its processor checks `boa_token` whether or not audio is passed).
-_TOKEN_GETATTR = re.compile(r"getattr\(\s*tokenizer\s*,\s*[\"'](\w+_token)(?:_id|_ids)?[\"']")
-_TOKEN_FALLBACK = re.compile(r"[\"']([^\"'\s]+)[\"']\s+if\s+not\s+hasattr\(\s*tokenizer\s*,\s*[\"'](\w+_token)[\"']\s*\)")
-# A token value in source: a string literal or a module/class constant (`IMAGE_TOKEN`, `self.IMAGE_TOKEN`).
-_VALUE = r"(?:[\"']([^\"'\s]+)[\"']|(?:self\.|cls\.)?([A-Z][A-Z0-9_]*))"
-# `tokenizer.image_token if hasattr(tokenizer, "image_token") else "<image>"` (or `else
-# tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)`): the fallback is the checkpoint's token string.
-_TOKEN_FALLBACK_AFTER = re.compile(r"hasattr\(\s*tokenizer\s*,\s*[\"'](\w+_token)[\"']\s*\)\s*else\s+"
-                                   r"(?:tokenizer\.convert_tokens_to_ids\(\s*)?" + _VALUE)
-# `self.image_token = "<imgpad>"`: a processor that hard-codes its placeholder puts exactly this
-# string in the prompt, whatever the tokenizer names, so the tokenizer must hold it as one token.
-_TOKEN_ASSIGN = re.compile(r"self\.(\w+_token)\s*=\s*" + _VALUE + r"\s*(?:#.*)?$", re.MULTILINE)
-
-
-def _token_string(name: str) -> str:
-    """A readable, unambiguous token string for a named special token (`image_token` -> `<|image|>`)."""
-    return f"<|{name.removesuffix('_token')}|>"
-
-
-_TOKEN_SELF_ADDED = re.compile(r"self\.(\w+_token)\s*=\s*AddedToken\(\s*[\"']([^\"']+)[\"']")
-
-
-def processor_added_tokens(class_name: str) -> list[str]:
-    """Tokens a `ProcessorMixin` adds to its tokenizer itself when the tokenizer names none
-    (`self.image_token = AddedToken("<image>", ...)`, BLIP-2). Added to the trained tokenizer
-    beforehand (unnamed), so that their ids are inside the vocabulary the config is sized to."""
-    import transformers
-
-    cls = getattr(transformers, class_name, None)
-    module = sys.modules.get(cls.__module__) if cls is not None else None
-    try:
-        source = inspect.getsource(module) if module is not None else ""
-    except (OSError, TypeError):
-        return []
-    return list(dict.fromkeys([text for _, text in _TOKEN_SELF_ADDED.findall(source)] + _literal_placeholders(source)))
-
-
-# A placeholder token spelled out in a processor's code: `<IMG_ATOM>`, `<im_patch>`, `<|image_pad|>`.
-_LITERAL_TOKEN = re.compile(r"<\|?[A-Za-z][A-Za-z0-9_]{2,}\|?>")
-
-
-def _literal_placeholders(source: str) -> list[str]:
-    """Token strings a processor writes into prompts itself (Ovis2's
-    `f"<IMG_START>{'<IMG_ATOM>' * n}<IMG_END>"`, Molmo2's `["<im_patch>"] * width`): real
-    checkpoints' tokenizers hold each as one token, whose id the model looks for, so the trained
-    tokenizer gets them too. Read from the module's string constants outside docstrings."""
-    import ast
-
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    docstrings = {id(node.value) for node in ast.walk(tree)
-                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
-    found: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            found.extend(_LITERAL_TOKEN.findall(node.value))
-    return list(dict.fromkeys(found))
-
-
-def add_plain_tokens(tokenizer: Any, texts: list[str]) -> int:
-    """Add special tokens the tokenizer lacks without naming them (see `processor_added_tokens`);
-    returns how many were added."""
-    from tokenizers import AddedToken
-
-    vocab = tokenizer.get_vocab()
-    new = [AddedToken(t, normalized=False, special=True) for t in dict.fromkeys(texts) if t not in vocab]
-    return tokenizer.add_tokens(new, special_tokens=True) if new else 0
-
-
-def processor_special_tokens(class_name: str) -> dict[str, str]:
-    """Named special tokens a `ProcessorMixin` class expects on its tokenizer: name -> token string.
-
-    Read from the class itself: its `__init__` `*_token` parameters with string defaults (their
-    values are what checkpoints use), the `tokenizer.<name>_token[_id]` attributes its module
-    reads (those have no default: the tokenizer of a real checkpoint carries them), the fallback
-    strings of `hasattr(tokenizer, ...)` tests, and `self.<name>_token = "<literal>"` (or a
-    module/class constant) assignments, which win: the processor writes exactly that string.
-    """
-    import transformers
-
-    cls = getattr(transformers, class_name, None)
-    if cls is None:
-        return {}
-    out: dict[str, str] = {}
-    module = sys.modules.get(cls.__module__)
-    try:
-        source = inspect.getsource(module) if module is not None else ""
-    except (OSError, TypeError):
-        source = ""
-    # `"<|image_pad|>" if not hasattr(tokenizer, "image_token") else tokenizer.image_token`: the
-    # literal is the checkpoint's token string (retrieval/prefix prompts hard-code it too).
-    for text, name in _TOKEN_FALLBACK.findall(source):
-        out.setdefault(name, text)
-    for name, text, const in _TOKEN_FALLBACK_AFTER.findall(source):
-        value = text or getattr(cls, const, None) or getattr(module, const, None)
-        if isinstance(value, str) and value:
-            out.setdefault(name, value)
-    # Hard-coded assignments win over derived names: they are what the processor really writes.
-    assigned: dict[str, str] = {}
-    for name, text, const in _TOKEN_ASSIGN.findall(source):
-        value = text or getattr(cls, const, None) or getattr(module, const, None)
-        # Escapes (`"\\n"`) in source are not the token's characters: only plain literals count.
-        if isinstance(value, str) and value and "\\" not in value and name not in _STANDARD_TOKENS:
-            assigned.setdefault(name, value)
-    for name in _TOKEN_REF.findall(source) + _TOKEN_GETATTR.findall(source):
-        # `add_bos_token` and the like are tokenizer flags, not tokens.
-        if name not in _STANDARD_TOKENS and not name.startswith("add_"):
-            out.setdefault(name, _token_string(name))
-    for name, param in inspect.signature(cls.__init__).parameters.items():
-        if name.endswith("_token") and name not in _STANDARD_TOKENS and isinstance(param.default, str):
-            out[name] = param.default
-    out.update(assigned)
-    # `self.image_token = AddedToken("<image>", ...)` when the tokenizer has none (BLIP-2): the
-    # processor adds the token itself and later reads its `.content`, which a named (str) token
-    # on the tokenizer would lack.
-    for name, _ in _TOKEN_SELF_ADDED.findall(source):
-        out.pop(name, None)
-    return out
-
-
-def config_special_tokens(config: dict[str, Any], vocab: int) -> dict[str, str]:
-    """Named tokens for the config's model-specific token ids outside the trained vocabulary.
-
-    `image_token_index: 32000` becomes a special token `image_token`, so every model-specific
-    id gets its own distinct id in the tokenizer instead of all being clamped onto one.
-    """
-    out: dict[str, str] = {}
-    todo = [config]
-    while todo:
-        d = todo.pop()
-        for key, value in d.items():
-            if isinstance(value, dict):
-                todo.append(value)
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < vocab:
-                continue
-            for suffix in ("_token_id", "_token_index"):
-                name = key[: -len(suffix)] + "_token"
-                if key.endswith(suffix) and name not in _STANDARD_TOKENS:
-                    out.setdefault(name, _token_string(name))
-    return out
-
-
-def pads_by_default(class_name: str) -> bool:
-    """Whether a `ProcessorMixin` class pads its text by default (IDEFICS: `padding="longest"`),
-    which needs a pad token on the tokenizer even for a single prompt."""
-    import transformers
-
-    cls = getattr(transformers, class_name, None)
-    if cls is None:
-        return False
-    defaults = dict(getattr(getattr(cls, "valid_processor_kwargs", None), "_defaults", {}) or {})
-    text = {**(defaults.get("text_kwargs") or {}), **(getattr(cls, "text_kwargs", None) or {})}
-    return bool(text.get("padding"))
-
-
-PAD_TOKEN = "<pad>"
-
-
-def add_pad_token(tokenizer: Any) -> bool:
-    """Give a tokenizer without one a distinct pad token (real checkpoints of padding processors
-    ship one); True if it was added."""
-    if tokenizer.pad_token is not None:
-        return False
-    tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
-    return True
-
-
-def add_special_tokens(tokenizer: Any, tokens: dict[str, str]) -> list[str]:
-    """Add named special tokens (`tokenizer.image_token`, `.image_token_id`…) the tokenizer lacks.
-
-    They are saved with the tokenizer, so the reloaded processor finds them too. Returns the names added.
-    """
-    from tokenizers import AddedToken
-
-    new: dict[str, Any] = {}
-    for name, text in tokens.items():
-        if name in _STANDARD_TOKENS:
-            continue
-        try:
-            current = getattr(tokenizer, name)
-        except AttributeError:
-            current = None
-        if isinstance(current, str) and current:
-            continue
-        new[name] = AddedToken(text, special=True, normalized=False)
-    if not new:
-        return []
-    # The tokenizer API for named model-specific tokens (what `extra_special_tokens={...}` does on load).
-    tokenizer._set_model_specific_special_tokens(new)
-    tokenizer.add_tokens(list({str(t): t for t in new.values()}.values()), special_tokens=True)
-    return sorted(new)

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from tinymodels.config.discover import is_tokenizer_class
+
 CREATION_REPORT: Final[str] = "tiny_model_creation_report.json"
 SUMMARY: Final[str] = "tiny_model_summary.json"
 FAILED_REPORT: Final[str] = "failed_report.json"
@@ -58,11 +60,6 @@ def atomic_write_text(path: Path, text: str) -> None:
 def dump_json(obj: Any) -> str:
     """Serialise like upstream: indent 4, non-ASCII kept, trailing newline."""
     return json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
-
-
-def is_tokenizer_class(name: str) -> bool:
-    """Upstream's rule (minus its stray-quote bug): tokenizers end in Tokenizer/TokenizerFast/TokenizersBackend."""
-    return name.endswith(("Tokenizer", "TokenizerFast", "TokenizersBackend"))
 
 
 def arch_ok(info: Mapping[str, Any]) -> bool:
