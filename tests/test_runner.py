@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import cli_env, run_cli
-from tinymodels.run.fingerprint import STAMP
+from tinymodels.run.output import STAMP
 from tinymodels.run.reports import output_digests
 
 pytestmark = pytest.mark.slow
@@ -291,16 +291,16 @@ def test_no_process_outlives_the_build(tmp_path: Path) -> None:
 def test_a_second_build_on_a_locked_output_dir_is_refused(tmp_path: Path) -> None:
     # The lock is what lets clean_stale delete another run's staging folders safely.
     from tinymodels.errors import OutputDirError
-    from tinymodels.run.runner import _output_lock
+    from tinymodels.run.output import output_lock
 
-    with _output_lock(tmp_path):
+    with output_lock(tmp_path):
         with pytest.raises(OutputDirError, match="another tinymodels build is writing to") as caught:
-            with _output_lock(tmp_path):
+            with output_lock(tmp_path):
                 pass
         assert caught.value.return_code == 3
         # Another process (a second `tinymodels build`) is refused too, with exit code 3.
         proc = run_cli("build", "bert", "-o", str(tmp_path), "--num-workers", "0", timeout=300)
         assert proc.returncode == 3, proc.stderr[-2000:]
         assert "another tinymodels build is writing to" in proc.stderr
-    with _output_lock(tmp_path):  # released on exit: the next build proceeds
+    with output_lock(tmp_path):  # released on exit: the next build proceeds
         pass
