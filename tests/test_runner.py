@@ -102,6 +102,15 @@ def test_up_to_date_rerun_imports_neither_torch_nor_transformers(built_n2: Path)
     assert not {m for m in imported if m.split(".")[0] in ("torch", "transformers")}
 
 
+def test_build_appends_the_job_summary_in_ci(built_n2: Path, tmp_path: Path) -> None:
+    # `tinymodels build` writes it after the run (the run package knows nothing of CI).
+    summary = tmp_path / "summary.md"
+    proc = build_cli(*TYPES, "-o", str(built_n2), "--num-workers", "2", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert proc.returncode == 0, proc.stderr
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("## Tiny models") and all(f"| `{t}` |" in text for t in TYPES)
+
+
 def test_stamped_types_name_the_types_of_an_unchanged_environment(built_n2: Path, tmp_path: Path) -> None:
     from tinymodels.run.fingerprint import TYPES_STAMP, stamp_types, stamped_types
 
