@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import cli_env, run_cli
-from tinymodels.run.fingerprint import STAMP
+from tinymodels.run.output import STAMP
 from tinymodels.run.reports import output_digests
 
 pytestmark = pytest.mark.slow
@@ -100,6 +100,15 @@ def test_up_to_date_rerun_imports_neither_torch_nor_transformers(built_n2: Path)
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "tinymodels.run.runner" in imported
     assert not {m for m in imported if m.split(".")[0] in ("torch", "transformers")}
+
+
+def test_build_appends_the_job_summary_in_ci(built_n2: Path, tmp_path: Path) -> None:
+    # `tinymodels build` writes it after the run (the run package knows nothing of CI).
+    summary = tmp_path / "summary.md"
+    proc = build_cli(*TYPES, "-o", str(built_n2), "--num-workers", "2", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert proc.returncode == 0, proc.stderr
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("## Tiny models") and all(f"| `{t}` |" in text for t in TYPES)
 
 
 def test_stamped_types_name_the_types_of_an_unchanged_environment(built_n2: Path, tmp_path: Path) -> None:
@@ -291,16 +300,16 @@ def test_no_process_outlives_the_build(tmp_path: Path) -> None:
 def test_a_second_build_on_a_locked_output_dir_is_refused(tmp_path: Path) -> None:
     # The lock is what lets clean_stale delete another run's staging folders safely.
     from tinymodels.errors import OutputDirError
-    from tinymodels.run.runner import _output_lock
+    from tinymodels.run.output import output_lock
 
-    with _output_lock(tmp_path):
+    with output_lock(tmp_path):
         with pytest.raises(OutputDirError, match="another tinymodels build is writing to") as caught:
-            with _output_lock(tmp_path):
+            with output_lock(tmp_path):
                 pass
         assert caught.value.return_code == 3
         # Another process (a second `tinymodels build`) is refused too, with exit code 3.
         proc = run_cli("build", "bert", "-o", str(tmp_path), "--num-workers", "0", timeout=300)
         assert proc.returncode == 3, proc.stderr[-2000:]
         assert "another tinymodels build is writing to" in proc.stderr
-    with _output_lock(tmp_path):  # released on exit: the next build proceeds
+    with output_lock(tmp_path):  # released on exit: the next build proceeds
         pass

@@ -12,7 +12,8 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from tinymodels import __version__
 from tinymodels.hub.modelcard import model_card, pipeline_tag_for
-from tinymodels.hub.upload import find_targets, is_transient, mask_token, repo_id_for, retry_after
+from tinymodels.hub.session import is_transient, mask_token, retry_after
+from tinymodels.hub.upload import find_targets, repo_id_for
 
 ENTRY = {"processor": {"BertTokenizer": "BertTokenizer", "ViTImageProcessor": "ViTImageProcessor"},
          "vocab_size": 1024, "model_type": "bert"}

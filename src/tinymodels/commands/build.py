@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from tinymodels import environment
+from tinymodels import environment, log
 from tinymodels.errors import UsageError
 from tinymodels.options import (
     DEFAULT_CORPUS,
@@ -169,9 +169,23 @@ def run(args: argparse.Namespace) -> int:
                 stamp_types(draft.output, model_types)
         options = replace(draft, model_types=tuple(model_types))
         code = run_build(options, pool=pool)
+        _step_summary(options)
     if args.upload:
         from tinymodels.hub.upload import upload_output
 
         upload_output(options.output, organization=args.organization, token=args.token, create_pr=not args.no_pr,
                       check_organization=args.check_organization)
     return code
+
+
+def _step_summary(options: BuildOptions) -> None:
+    """Append the Markdown job summary to `$GITHUB_STEP_SUMMARY` when it is set (CI runs)."""
+    if not environment.github_file("GITHUB_STEP_SUMMARY"):
+        return
+    # Lazy: a local run (no summary file) never imports the CI modules.
+    from tinymodels.ci.stepsummary import write_step_summary
+
+    try:
+        write_step_summary(options.report_dir)
+    except Exception as exc:  # noqa: BLE001 - the models are built; a summary problem must not fail the run
+        log.warning(f"could not write the job summary: {type(exc).__name__}: {exc}")

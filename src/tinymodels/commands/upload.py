@@ -39,7 +39,8 @@ Examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register `upload` options."""
-    from tinymodels.hub.upload import DEFAULT_MAX_WORKERS, DEFAULT_TIMEOUT
+    from tinymodels.hub.session import DEFAULT_TIMEOUT
+    from tinymodels.hub.upload import DEFAULT_MAX_WORKERS
 
     parser.add_argument("output", type=Path, metavar="OUTPUT_DIR", help="output directory of 'tinymodels build'")
     parser.add_argument("--organization", "--org", required=True,

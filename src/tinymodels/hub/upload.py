@@ -6,8 +6,8 @@ What gets uploaded: only architectures the creation report marks OK
 How a folder is published (`_publish`), designed so that re-runs and retries never
 create duplicate commits or pull requests:
 
-1. inspect the repo (`model_info(files_metadata=True)`: existence, head sha, per-file
-   git blob id / LFS sha256) and, in PR mode, the newest open-or-not PR refs;
+1. inspect the repo (`remote.inspect_repo`: existence, head sha, per-file git blob id /
+   LFS sha256) and, in PR mode, the newest open-or-not PR refs;
 2. if main (or, in PR mode, a PR) already holds exactly our files -> no commit, report
    that ref's sha;
 3. otherwise commit only the changed files (`create_commit`, one commit, never retried
@@ -16,25 +16,37 @@ create duplicate commits or pull requests:
    `Retry-After`) and go back to 1 -- a commit whose response was lost is found there
    by its content, so it is never made twice.
 
-Every request runs under a client-side timeout (`configure_http`). The token is only
-handed to `HfApi`; every message we print or store goes through `_redact`.
+The token, its redaction, request timeouts and retries are `tinymodels.hub.session`'s;
+hashing and the diff against the remote are `tinymodels.hub.remote`'s.
 """
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
-import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from tinymodels import __version__, environment, log
 from tinymodels.errors import UploadError
+from tinymodels.hub.remote import LocalFile, changed_files, content_digest, inspect_repo, local_files
+from tinymodels.hub.session import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT,
+    Redactor,
+    backoff_delay,
+    check_namespace,
+    check_token,
+    configure_http,
+    describe,
+    hint,
+    is_transient,
+    resolve_token,
+    status_code,
+    with_retry,
+)
 from tinymodels.run.reports import (
     CREATION_REPORT,
     FAILED_UPLOADS,
@@ -46,17 +58,7 @@ from tinymodels.run.reports import (
 )
 
 REPO_PREFIX: Final[str] = "tiny-random-"
-DEFAULT_TIMEOUT: Final[float] = 60.0
 DEFAULT_MAX_WORKERS: Final[int] = 4
-DEFAULT_MAX_ATTEMPTS: Final[int] = 5
-# Backoff between attempts: base * 2**(n-1), capped; env override keeps tests fast.
-DEFAULT_BACKOFF: Final[float] = 2.0
-MAX_BACKOFF: Final[float] = 60.0
-# PR refs inspected for an existing PR that already carries our content (newest first).
-MAX_PRS_INSPECTED: Final[int] = 20
-TRANSIENT_STATUS: Final[frozenset[int]] = frozenset({408, 429, 500, 502, 503, 504})
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,228 +109,12 @@ class _Target:
     entry: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class _LocalFile:
-    path: str
-    size: int
-    sha256: str
-    git_sha1: str
-    source: Path | bytes
-
-
-@dataclass(frozen=True)
-class _RemoteRef:
-    """A ref's head sha and files: path -> (blob id, lfs sha256 or None)."""
-
-    sha: str | None
-    files: dict[str, tuple[str | None, str | None, int | None]]
-
-
-# --------------------------------------------------------------------------- secrets
-
-
-class _Redactor:
-    """Replaces the token in any text we print or store."""
-
-    def __init__(self, token: str | None) -> None:
-        self.token = token
-
-    def __call__(self, text: object) -> str:
-        s = str(text)
-        if self.token and len(self.token) >= 4:
-            s = s.replace(self.token, mask_token(self.token))
-        return s
-
-
-def mask_token(token: str | None) -> str:
-    """A printable stand-in for a token (never more than its 3-char prefix)."""
-    if not token:
-        return "<none>"
-    return f"{token[:3]}***" if token.startswith("hf_") else "***"
-
-
-# --------------------------------------------------------------------------- HTTP
-
-
-_HTTP_LOCK = threading.Lock()
-_HTTP_TIMEOUT: float | None = None
-
-
-def configure_http(timeout: float) -> None:
-    """Give every huggingface_hub request a timeout (the client's default is none: a stalled
-    server would hang us forever). Process-wide, since the client shares one session."""
-    global _HTTP_TIMEOUT
-    import httpx2
-    from huggingface_hub import set_client_factory
-
-    with _HTTP_LOCK:
-        if _HTTP_TIMEOUT == timeout:
-            return
-
-        def factory() -> httpx2.Client:
-            try:
-                # Keep the client's own request hook (offline mode, request ids).
-                from huggingface_hub.utils._http import default_client_factory
-
-                client = default_client_factory()
-            except ImportError:  # pragma: no cover - private helper moved
-                client = httpx2.Client(follow_redirects=True)
-            client.timeout = httpx2.Timeout(timeout, connect=min(timeout, 10.0))
-            return client
-
-        set_client_factory(factory)
-        _HTTP_TIMEOUT = timeout
-
-
-def _status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None)
-
-
-def _chain(exc: BaseException) -> Iterable[BaseException]:
-    """`exc` and its causes (LFS threads wrap HTTP errors in RuntimeError)."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        yield cur
-        cur = cur.__cause__ or cur.__context__
-
-
-def is_transient(exc: BaseException) -> bool:
-    """429/5xx/408, timeouts, network and protocol errors: worth another attempt."""
-    import httpx2
-
-    for e in _chain(exc):
-        status = _status(e)
-        if status is not None:
-            return status in TRANSIENT_STATUS
-        if isinstance(e, httpx2.TimeoutException | httpx2.NetworkError | httpx2.RemoteProtocolError):
-            return True
-        if type(e) is ConnectionError:  # hf_xet transfer failures
-            return True
-    return False
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or HTTP date), if any."""
-    for e in _chain(exc):
-        response = getattr(e, "response", None)
-        headers = getattr(response, "headers", None)
-        if not headers:
-            continue
-        value = headers.get("Retry-After")
-        if not value:
-            continue
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-    return None
-
-
-def _backoff_base() -> float:
-    return environment.upload_backoff(DEFAULT_BACKOFF)
-
-
-def _wait(attempt: int, exc: BaseException) -> float:
-    """Delay before attempt `attempt + 1`: Retry-After when given, else exponential."""
-    hinted = retry_after(exc)
-    if hinted is not None:
-        return min(hinted, MAX_BACKOFF)
-    return min(_backoff_base() * 2 ** (attempt - 1), MAX_BACKOFF)
-
-
-def _describe(exc: BaseException) -> str:
-    """`ExcClass: message` on one line (upstream's failed_uploads shape)."""
-    msg = " ".join(str(exc).split()) or repr(exc)
-    return f"{type(exc).__name__}: {msg}"
-
-
-def with_retry(fn: Callable[[], T], what: str, redact: Callable[[object], str],
-               max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> T:
-    """Run an idempotent call, retrying transient failures with backoff (bounded)."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return fn()
-        except Exception as exc:  # is_transient decides: the rest is re-raised
-            if not is_transient(exc) or attempt >= max_attempts:
-                raise
-            delay = _wait(attempt, exc)
-            log.warning(redact(f"{what}: {_describe(exc)}; retrying in {delay:.1f}s "
-                               f"(attempt {attempt + 1}/{max_attempts})"))
-            time.sleep(delay)
-
-
-# --------------------------------------------------------------------------- local side
+# --------------------------------------------------------------------------- what to publish
 
 
 def repo_id_for(organization: str, folder_name: str) -> str:
     """`ORG/tiny-random-{folder}`; composites keep their `{Composite}-{enc}-{dec}` folder name."""
     return f"{organization}/{REPO_PREFIX}{folder_name}"
-
-
-def _git_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _hash_file(path: Path) -> tuple[int, str, str]:
-    """(size, sha256, git blob sha1) of a file, streamed."""
-    size = path.stat().st_size
-    sha256 = hashlib.sha256()
-    sha1 = hashlib.sha1(b"blob %d\0" % size)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            sha256.update(chunk)
-            sha1.update(chunk)
-    return size, sha256.hexdigest(), sha1.hexdigest()
-
-
-def local_files(folder: Path, card: str | None) -> list[_LocalFile]:
-    """The files to publish: the folder's files (hidden ones excluded) plus the model card."""
-    files: list[_LocalFile] = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if not path.is_file() or any(part.startswith(".") for part in rel.parts):
-            continue
-        if rel.as_posix() == "README.md" and card is not None:
-            continue  # ours replaces it
-        size, sha256, sha1 = _hash_file(path)
-        files.append(_LocalFile(rel.as_posix(), size, sha256, sha1, path))
-    if card is not None:
-        data = card.encode("utf-8")
-        files.append(_LocalFile("README.md", len(data), hashlib.sha256(data).hexdigest(), _git_sha1(data), data))
-    return sorted(files, key=lambda f: f.path)
-
-
-def content_digest(files: Iterable[_LocalFile]) -> str:
-    """Short digest of the whole content set (names the content in commit descriptions)."""
-    h = hashlib.sha256()
-    for f in sorted(files, key=lambda f: f.path):
-        h.update(f"{f.path}\0{f.sha256}\n".encode())
-    return h.hexdigest()[:12]
-
-
-def _same(local: _LocalFile, remote: tuple[str | None, str | None, int | None] | None) -> bool:
-    if remote is None:
-        return False
-    blob_id, lfs_sha256, size = remote
-    if lfs_sha256:
-        return lfs_sha256 == local.sha256 and (size is None or size == local.size)
-    return blob_id == local.git_sha1
-
-
-def changed_files(files: Iterable[_LocalFile], remote: _RemoteRef | None) -> list[_LocalFile]:
-    """Local files whose content differs from (or is missing in) `remote`. Extra remote files
-    (`.gitattributes`, files a human added) are left alone."""
-    remote_files = remote.files if remote else {}
-    return [f for f in files if not _same(f, remote_files.get(f.path))]
 
 
 def find_targets(output: Path, report: Mapping[str, Mapping[str, Any]]) -> tuple[list[_Target], list[str]]:
@@ -361,55 +147,10 @@ def find_targets(output: Path, report: Mapping[str, Mapping[str, Any]]) -> tuple
     return sorted(targets, key=lambda t: t.model_dir), warnings
 
 
-# --------------------------------------------------------------------------- remote side
+# --------------------------------------------------------------------------- publishing
 
 
-def _remote_ref(api: Any, repo_id: str, revision: str | None = None) -> _RemoteRef:
-    # model_info passes its own `timeout` (None = no timeout at all) over the client default.
-    info = api.model_info(repo_id, revision=revision, files_metadata=True, timeout=_HTTP_TIMEOUT)
-    files: dict[str, tuple[str | None, str | None, int | None]] = {}
-    for s in info.siblings or []:
-        lfs = getattr(s, "lfs", None)
-        files[s.rfilename] = (getattr(s, "blob_id", None), getattr(lfs, "sha256", None) if lfs else None,
-                              getattr(lfs, "size", None) if lfs else getattr(s, "size", None))
-    return _RemoteRef(sha=info.sha, files=files)
-
-
-def _pr_number(ref: str) -> int | None:
-    m = re.fullmatch(r"refs/pr/(\d+)", ref)
-    return int(m.group(1)) if m else None
-
-
-@dataclass(frozen=True)
-class _State:
-    exists: bool
-    main: _RemoteRef | None
-    match_sha: str | None = None  # a ref holding exactly our files
-    match_pr: int | None = None
-
-
-def _inspect(api: Any, repo_id: str, files: list[_LocalFile], look_in_prs: bool) -> _State:
-    """Does the repo exist, what is on main, and does some ref already hold our content?"""
-    from huggingface_hub.errors import RepositoryNotFoundError
-
-    try:
-        main = _remote_ref(api, repo_id)
-    except RepositoryNotFoundError:
-        return _State(exists=False, main=None)
-    if not changed_files(files, main):
-        return _State(exists=True, main=main, match_sha=main.sha)
-    if look_in_prs:
-        refs = api.list_repo_refs(repo_id, include_pull_requests=True)
-        prs = sorted(((_pr_number(r.ref), r) for r in refs.pull_requests or [] if _pr_number(r.ref) is not None),
-                     key=lambda p: p[0], reverse=True)
-        for number, ref in prs[:MAX_PRS_INSPECTED]:
-            pr = _remote_ref(api, repo_id, revision=ref.ref)
-            if not changed_files(files, pr):
-                return _State(exists=True, main=main, match_sha=pr.sha or ref.target_commit, match_pr=number)
-    return _State(exists=True, main=main)
-
-
-def _publish(api: Any, target: _Target, repo_id: str, files: list[_LocalFile], create_pr: bool,
+def _publish(api: Any, target: _Target, repo_id: str, files: list[LocalFile], create_pr: bool,
              redact: Callable[[object], str], max_attempts: int) -> UploadResult:
     """Bring `repo_id` to hold `files` with at most one commit (see module docstring)."""
     from huggingface_hub import CommitOperationAdd
@@ -423,7 +164,7 @@ def _publish(api: Any, target: _Target, repo_id: str, files: list[_LocalFile], c
         attempt += 1
         # Re-read the repo before every attempt: an earlier commit whose response was lost
         # shows up here by its content, so it is never made twice.
-        state = with_retry(lambda: _inspect(api, repo_id, files, look_in_prs=create_pr),
+        state = with_retry(lambda: inspect_repo(api, repo_id, files, look_in_prs=create_pr),
                            f"{repo_id}: inspect", redact, max_attempts)
         if new_repo is None:
             new_repo = not state.exists
@@ -442,7 +183,7 @@ def _publish(api: Any, target: _Target, repo_id: str, files: list[_LocalFile], c
             with_retry(lambda: api.create_repo(repo_id, repo_type="model", exist_ok=True),
                        f"{repo_id}: create repo", redact, max_attempts)
             # Read back main (the Hub makes an initial commit) to diff against it.
-            state = with_retry(lambda: _inspect(api, repo_id, files, look_in_prs=False),
+            state = with_retry(lambda: inspect_repo(api, repo_id, files, look_in_prs=False),
                                f"{repo_id}: inspect", redact, max_attempts)
         todo = changed_files(files, state.main)
         ops = [CommitOperationAdd(path_in_repo=f.path,
@@ -464,31 +205,17 @@ def _publish(api: Any, target: _Target, repo_id: str, files: list[_LocalFile], c
                 parent_commit=state.main.sha if state.main and state.main.sha else None,
             )
         except Exception as exc:  # transient errors and a moved main are retried, the rest re-raised
-            conflict = isinstance(exc, HfHubHTTPError) and _status(exc) == 412  # main moved meanwhile
+            conflict = isinstance(exc, HfHubHTTPError) and status_code(exc) == 412  # main moved meanwhile
             if not (is_transient(exc) or conflict) or attempt >= max_attempts:
                 raise
-            delay = 0.0 if conflict else _wait(attempt, exc)
-            log.warning(redact(f"{repo_id}: commit failed ({_describe(exc)}); re-checking the repo "
+            delay = 0.0 if conflict else backoff_delay(attempt, exc)
+            log.warning(redact(f"{repo_id}: commit failed ({describe(exc)}); re-checking the repo "
                                f"in {delay:.1f}s before retrying (attempt {attempt + 1}/{max_attempts})"))
             time.sleep(delay)
             continue
         status = "pr" if pr_mode else ("created" if new_repo else "updated")
         return UploadResult(target.model_dir, target.architecture, repo_id, status, info.oid,
                             info.pr_url if pr_mode else None, attempts=attempt)
-
-
-def _hint(exc: BaseException) -> str:
-    """What to do next, for errors whose fix is on the user's side."""
-    status = None
-    for e in _chain(exc):
-        status = _status(e) or status
-    if status == 401:
-        return " Check HF_TOKEN / --token: the Hub rejected the token."
-    if status == 403:
-        return " Check that the token has write access to the organization."
-    if is_transient(exc):
-        return " The Hub kept failing or timing out; re-run later (re-runs skip what is already published)."
-    return ""
 
 
 def _upload_one(api: Any, target: _Target, organization: str, create_pr: bool,
@@ -505,7 +232,7 @@ def _upload_one(api: Any, target: _Target, organization: str, create_pr: bool,
         files = local_files(target.folder, card)
         result = _publish(api, target, repo_id, files, create_pr, redact, max_attempts)
     except Exception as exc:  # noqa: BLE001 - one repo's failure is reported (token redacted); the others still upload
-        reason = redact(f"Failed to upload {target.model_dir}. {_describe(exc)}{_hint(exc)}")
+        reason = redact(f"Failed to upload {target.model_dir}. {describe(exc)}{hint(exc)}")
         log.error(reason)
         return UploadResult(target.model_dir, target.architecture, repo_id, "failed", error=reason)
     where = f" ({result.pr_url})" if result.pr_url else ""
@@ -514,55 +241,6 @@ def _upload_one(api: Any, target: _Target, organization: str, create_pr: bool,
 
 
 # --------------------------------------------------------------------------- entry point
-
-
-def _resolve_token(token: str | None) -> str:
-    if token:
-        return token
-    from_env = environment.hf_token()
-    if from_env:
-        return from_env
-    from huggingface_hub import get_token
-
-    stored = get_token()
-    if not stored:
-        raise UploadError("no Hub token: set HF_TOKEN or pass --token (a token with write access)")
-    return stored
-
-
-def _check_token(api: Any, token: str, redact: Callable[[object], str], max_attempts: int) -> _Who:
-    """Fail fast, before any upload, on a rejected token or an unreachable Hub."""
-    try:
-        who = with_retry(lambda: api.whoami(token=token), "check token", redact, max_attempts)
-    except Exception as exc:  # noqa: BLE001 - re-raised as UploadError, with the token redacted from the message
-        if _status(exc) == 401:
-            raise UploadError(f"the Hub at {api.endpoint} rejected the token ({mask_token(token)}): "
-                              "check HF_TOKEN / --token") from None
-        raise UploadError(redact(f"cannot reach the Hub at {api.endpoint}: {_describe(exc)}. Check "
-                                 "HF_ENDPOINT and your network, then re-run.")) from None
-    return _Who(str(who.get("name") or "?"),
-                tuple(str(o.get("name")) for o in who.get("orgs") or () if isinstance(o, dict) and o.get("name")))
-
-
-@dataclass(frozen=True)
-class _Who:
-    """The token's owner and the organizations it belongs to."""
-
-    name: str
-    orgs: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def _check_namespace(who: _Who, organization: str, endpoint: str) -> None:
-    """The token must be able to publish under `organization` (its user or one of its orgs)."""
-    allowed = {who.name, *who.orgs}
-    if organization not in allowed:
-        raise UploadError(f"--organization {organization!r} is neither the token's user ({who.name!r}) nor one "
-                          f"of its organizations ({', '.join(sorted(who.orgs)) or 'none'}) on {endpoint}; "
-                          "nothing was uploaded")
-    log.info(f"organization {organization!r} checked: the token's {'user' if organization == who.name else 'org'}")
 
 
 def _update_reports(output: Path, summary: UploadSummary) -> None:
@@ -648,16 +326,16 @@ def upload_output(
         log.warning(f"nothing to upload: no validated model folder in {output}")
         return summary
 
-    token = _resolve_token(token)
-    redact = _Redactor(token)
+    token = resolve_token(token)
+    redact = Redactor(token)
     if timeout is None:
         timeout = environment.hub_timeout(DEFAULT_TIMEOUT)
     configure_http(timeout)
     endpoint = (endpoint or environment.hf_endpoint() or "").rstrip("/") or None
     api = HfApi(endpoint=endpoint, token=token)
-    user = _check_token(api, token, redact, max_attempts)
+    user = check_token(api, token, redact, max_attempts)
     if check_organization:
-        _check_namespace(user, organization, api.endpoint)
+        check_namespace(user, organization, api.endpoint)
     log.info(f"uploading {len(targets)} model folder(s) to {api.endpoint}/{organization} as {user} "
              f"({'pull requests for existing repos' if create_pr else 'commits to main'})")
 

@@ -33,8 +33,8 @@ from typing import Any, Final
 
 from tinymodels import __version__
 from tinymodels.options import BuildOptions
+from tinymodels.run.output import STAMP
 
-STAMP: Final[str] = ".tinymodels.json"
 STAMP_FORMAT: Final[int] = 2
 # Libraries whose version can change what a build writes (configs, tokenizers, weights, processors).
 LIBRARIES: Final[tuple[str, ...]] = ("transformers", "tokenizers", "torch", "sentencepiece", "safetensors", "timm")

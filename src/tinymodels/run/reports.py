@@ -176,8 +176,7 @@ def output_digests(root: Path) -> dict[str, str]:
     """
     import hashlib
 
-    from tinymodels.run.fingerprint import STAMP
-    from tinymodels.run.runner import LOCK_FILE
+    from tinymodels.run.output import LOCK_FILE, STAMP
 
     out: dict[str, str] = {}
     for path in sorted(root.rglob("*")):

@@ -3,7 +3,7 @@
 How a run goes:
 
 1. Lock the output directory (one writer at a time), remove stale ``.staging-*`` and
-   ``.old-*`` folders left by an interrupted run.
+   ``.old-*`` folders left by an interrupted run (`tinymodels.run.output`).
 2. Compute each requested type's fingerprint (`tinymodels.run.fingerprint`; config classes
    only, nothing is built) and compare it with the stamp in
    ``{output}/{model_type}/.tinymodels.json``. Matching types are *up to date*: their
@@ -20,16 +20,18 @@ How a run goes:
    types are resolved: their torch/transformers import overlaps this process's.
 4. Each type is built into ``{output}/.staging-<pid>-<type>/``; the stamp is written
    last inside it, then the old ``{output}/<type>/`` is renamed aside, the staging
-   folder renamed into place and the old one deleted. A run killed at any point never
-   leaves a type folder with a stamp that does not describe its content.
+   folder renamed into place and the old one deleted (`tinymodels.run.output.install`).
+   A run killed at any point never leaves a type folder with a stamp that does not
+   describe its content.
 5. After every type the five reports are rewritten (atomically) from the creation
    report, sorted by config class: the result does not depend on N or on completion
    order. Only the ``seconds`` timing fields differ between runs.
 
-Progress goes to stderr (see `tinymodels.run.progress`); at the end the Markdown job
-summary is appended to ``$GITHUB_STEP_SUMMARY`` when it is set.
+Progress goes to stderr (see `tinymodels.run.progress`). The Markdown job summary
+(``$GITHUB_STEP_SUMMARY``) is CI's business: `tinymodels.commands.build` writes it after
+the run.
 
-Environment hooks: ``TINYMODELS_FAULT_INJECT`` (testing; see `tinymodels.run.workers`),
+Environment hooks: ``TINYMODELS_FAULT_INJECT`` (testing; see `tinymodels.run.worker_process`),
 ``TINYMODELS_WORKER_MAX_RSS_MB`` (recycle a worker above this resident size, default
 6144), ``TINYMODELS_RUN_STATS=path`` (write run statistics as JSON: counts, wall time,
 per-worker peak RSS — used by ``scripts/bench.py``; never part of the reports).
@@ -39,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import signal
 import tempfile
@@ -51,87 +52,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from tinymodels import environment, log
-from tinymodels.errors import OutputDirError
 from tinymodels.options import BuildOptions
 from tinymodels.run import fingerprint
+from tinymodels.run.output import (
+    check_output,
+    clean_stale,
+    install,
+    output_lock,
+    remove_type_dir,
+    staging_dir,
+)
 from tinymodels.run.progress import Progress
 from tinymodels.run.reports import CREATION_REPORT, arch_ok, load_report, write_reports
 
 if TYPE_CHECKING:
     from tinymodels.run.workers import WorkerPool
 
-STAGING_PREFIX: Final[str] = ".staging-"
-OLD_PREFIX: Final[str] = ".old-"
-LOCK_FILE: Final[str] = ".tinymodels.lock"
 STATS_ENV: Final[str] = "TINYMODELS_RUN_STATS"
 MAX_FAILED_ARCH_LINES: Final[int] = 5
-
-
-def _check_output(output: Path) -> None:
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-        probe = output / ".tinymodels-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputDirError(f"cannot write to output directory {output}: {exc.strerror or exc}. "
-                             "Choose another one with -o/--output.") from exc
-
-
-@contextlib.contextmanager
-def _output_lock(output: Path) -> Iterator[None]:
-    """One build per output directory at a time (the stale-folder cleanup relies on it)."""
-    from filelock import FileLock, Timeout
-
-    # timeout=0: a second build fails at once instead of waiting for the first to finish.
-    lock = FileLock(output / LOCK_FILE, timeout=0)
-    try:
-        lock.acquire()
-    except Timeout as exc:
-        raise OutputDirError(f"another tinymodels build is writing to {output}; wait for it to finish "
-                             "or choose another directory with -o/--output") from exc
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def clean_stale(output: Path) -> list[str]:
-    """Delete staging/aside folders of interrupted runs; returns their names."""
-    removed = []
-    for path in sorted(output.iterdir()):
-        if path.name.startswith((STAGING_PREFIX, OLD_PREFIX)):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-            removed.append(path.name)
-    return removed
-
-
-def _remove_type_dir(output: Path, model_type: str) -> None:
-    """Take `{output}/{model_type}` away: rename aside first so it never looks half-deleted."""
-    final = output / model_type
-    if final.exists() or final.is_symlink():
-        aside = output / f"{OLD_PREFIX}{os.getpid()}-{model_type}"
-        shutil.rmtree(aside, ignore_errors=True)
-        final.rename(aside)
-        shutil.rmtree(aside, ignore_errors=True)
-
-
-def install(output: Path, model_type: str, staging: Path, fp: dict[str, Any], config_class: str,
-            entry: dict[str, Any]) -> None:
-    """Stamp the staging folder (last write inside it) and move it into place atomically."""
-    staging.mkdir(parents=True, exist_ok=True)
-    stamp = staging / fingerprint.STAMP
-    tmp = staging / f".{fingerprint.STAMP}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(fingerprint.stamp_text(fp, config_class, entry))
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(stamp)
-    _remove_type_dir(output, model_type)
-    staging.rename(output / model_type)
 
 
 def failure_entry(model_type: str, options: BuildOptions, category: str, message: str,
@@ -273,19 +211,6 @@ def _write_stats(stats: RunStats) -> None:
         atomic_write_text(path, json.dumps(asdict(stats), indent=2) + "\n")
 
 
-def _step_summary(options: BuildOptions) -> None:
-    if not environment.github_file("GITHUB_STEP_SUMMARY"):
-        return
-    try:
-        from tinymodels.ci.stepsummary import write_step_summary
-    except ImportError:
-        return
-    try:
-        write_step_summary(options.report_dir)
-    except Exception as exc:  # noqa: BLE001 - the models are built; a summary problem must not fail the run
-        log.warning(f"could not write the job summary: {type(exc).__name__}: {exc}")
-
-
 def _surely_builds(options: BuildOptions, all_types: bool) -> int:
     """How many workers certainly get work, judged from stamps alone (no transformers import)."""
     if options.num_workers <= 0:
@@ -326,10 +251,10 @@ def run_build(options: BuildOptions, pool: WorkerPool | None = None) -> int:
     """
     environment.set_default("TOKENIZERS_PARALLELISM", "false")
     start = time.monotonic()
-    _check_output(options.output)
+    check_output(options.output)
     stats = RunStats(requested=len(options.model_types), num_workers=options.num_workers)
     any_failed = False
-    with _output_lock(options.output), _sigterm_as_interrupt():
+    with output_lock(options.output), _sigterm_as_interrupt():
         removed = clean_stale(options.output)
         if removed:
             log.info(f"removed {len(removed)} unfinished folder(s) of an interrupted run")
@@ -352,14 +277,15 @@ def run_build(options: BuildOptions, pool: WorkerPool | None = None) -> int:
             try:
                 for out in _build_all(options, todo, Path(tmp), progress, stats, pool):
                     model_type, config_name, entry = out.model_type, out.config_class, out.entry
-                    staging = _staging(options, model_type)
+                    staging = staging_dir(options.output, model_type)
                     if out.stamp:
-                        install(options.output, model_type, staging, prints[model_type], config_name, entry)
+                        install(options.output, model_type, staging,
+                                fingerprint.stamp_text(prints[model_type], config_name, entry))
                     else:
                         # Crashes, timeouts and internal errors may be transient: no stamp, so the
                         # next run retries the type; no folder, so the output matches the report.
                         shutil.rmtree(staging, ignore_errors=True)
-                        _remove_type_dir(options.output, model_type)
+                        remove_type_dir(options.output, model_type)
                     report[config_name] = entry
                     write_reports(options.report_dir, report)
                     failed = entry_failed(entry)
@@ -375,7 +301,6 @@ def run_build(options: BuildOptions, pool: WorkerPool | None = None) -> int:
                 clean_stale(options.output)
     stats.wall_seconds = round(time.monotonic() - start, 3)
     _write_stats(stats)
-    _step_summary(options)
     failed_types = sum(1 for e in report.values() if e.get("model_type") in prints and entry_failed(e))
     log.info(f"{len(options.model_types)} model type(s): {stats.built} built, {stats.up_to_date} up to date, "
              f"{failed_types} with failures; {_peak_text(stats)}wall {stats.wall_seconds:.1f}s")
@@ -386,10 +311,6 @@ def run_build(options: BuildOptions, pool: WorkerPool | None = None) -> int:
 def _peak_text(stats: RunStats) -> str:
     peaks = [w["peak_rss"] for w in stats.workers if w.get("peak_rss")]
     return f"peak worker RSS {max(peaks) / 2**20:.0f} MB, " if peaks else ""
-
-
-def _staging(options: BuildOptions, model_type: str) -> Path:
-    return options.output / f"{STAGING_PREFIX}{os.getpid()}-{model_type}"
 
 
 @dataclass
@@ -413,7 +334,7 @@ def _build_all(options: BuildOptions, todo: list[str], log_dir: Path, progress: 
         return
     from tinymodels.run.workers import WorkerPool
 
-    tasks = [(t, _staging(options, t)) for t in todo]
+    tasks = [(t, staging_dir(options.output, t)) for t in todo]
     own = early is None
     with WorkerPool(options, min(options.num_workers, len(todo)), log_dir) if own else \
             contextlib.nullcontext(early) as pool:
@@ -443,7 +364,7 @@ def _build_in_process(options: BuildOptions, todo: list[str], progress: Progress
     one_thread()
     for model_type in todo:
         try:
-            config_name, entry = build_model_type(model_type, options, _staging(options, model_type))
+            config_name, entry = build_model_type(model_type, options, staging_dir(options.output, model_type))
         except Exception as exc:  # noqa: BLE001 - same treatment as a worker's internal error
             message = f"internal error: {type(exc).__name__}: {exc}"
             config_name, entry = failure_entry(model_type, options, "error", message, traceback.format_exc())
