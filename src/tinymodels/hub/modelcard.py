@@ -195,7 +195,7 @@ def render_card(repo_id: str, facts: CardFacts) -> str:
     arch = facts["architecture"]
     model_class = arch.split("-", 1)[0]
     data = ModelCardData(library_name="transformers", tags=list(TAGS), pipeline_tag=pipeline_tag_for(arch))
-    rows: list[tuple[str, Any]] = [
+    rows: list[tuple[str, object]] = [
         ("Architecture", f"`{model_class}`"),
         ("Model type", f"`{facts['model_type']}`" if facts.get("model_type") else None),
         ("Config class", f"`{facts['config_class']}`" if facts.get("config_class") else None),

@@ -48,8 +48,8 @@ class ArchEntry(TypedDict, total=False):
     error: ErrorPair
     category: str
     level: str
-    # Added by `tinymodels upload`.
-    sha: str
+    # Added by `tinymodels upload`: the Hub commit (None when the upload reported none), repo and PR.
+    sha: str | None
     repo_id: str
     pr_url: str
 
