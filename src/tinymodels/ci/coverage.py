@@ -7,26 +7,26 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+from tinymodels.run.report_types import PYTORCH, ArchEntry, Entry, ErrorPair
 from tinymodels.run.reports import arch_ok
 
 
-def _category(info: Mapping[str, Any]) -> str:
+def _category(info: ArchEntry) -> str:
     return str(info.get("category") or "other")
 
 
-def _first_line(err: Any) -> str:
+def _first_line(err: ErrorPair | None) -> str:
     msg = err[0] if isinstance(err, list | tuple) and err else str(err or "")
     return " ".join(str(msg).split())[:160].replace("|", "\\|")
 
 
-def auto_mapped_line(report: Mapping[str, Mapping[str, Any]], pairs: Sequence[tuple[str, str, str]]) -> str:
+def auto_mapped_line(report: Mapping[str, Entry], pairs: Sequence[tuple[str, str, str]]) -> str:
     """The headline for transformers' auto-mapped pairs, (type, config class, architecture):
     validated, and how many of the others only miss a library that cannot be installed."""
     ok = missing = 0
     for _, config_name, arch in pairs:
-        info = report.get(config_name, {}).get("pytorch", {}).get(arch)
+        info = report.get(config_name, {}).get(PYTORCH, {}).get(arch)
         if info is None:
             continue
         ok += arch_ok(info)
@@ -38,14 +38,14 @@ def auto_mapped_line(report: Mapping[str, Mapping[str, Any]], pairs: Sequence[tu
             f"validated (**{pct:.1f}%**){rest}.")
 
 
-def level_counts(report: Mapping[str, Mapping[str, Any]]) -> dict[str, Counter[str]]:
+def level_counts(report: Mapping[str, Entry]) -> dict[str, Counter[str]]:
     """Per validation level: how many architectures (pipeline: (architecture, task) pairs) passed,
     failed or were skipped. Entries from before levels existed count as `load` and `forward`."""
     from tinymodels.validate.levels import FAILED, LEVELS, OK
 
     counts: dict[str, Counter[str]] = {level: Counter() for level in LEVELS}
     for entry in report.values():
-        for info in entry.get("pytorch", {}).values():
+        for info in entry.get(PYTORCH, {}).values():
             levels = info.get("levels")
             if levels is None:
                 if arch_ok(info):
@@ -59,7 +59,7 @@ def level_counts(report: Mapping[str, Mapping[str, Any]]) -> dict[str, Counter[s
     return counts
 
 
-def levels_table(report: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def levels_table(report: Mapping[str, Entry]) -> list[str]:
     """Markdown rows: one per validation level, with passed / tried and the share."""
     rows = ["| level | passed | failed | skipped | passed % |", "| --- | ---: | ---: | ---: | ---: |"]
     for level, c in level_counts(report).items():
@@ -70,7 +70,7 @@ def levels_table(report: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return rows
 
 
-def render_coverage(report: Mapping[str, Mapping[str, Any]],
+def render_coverage(report: Mapping[str, Entry],
                     auto_pairs: Sequence[tuple[str, str, str]] | None = None) -> str:
     """Markdown: totals, failures by category, then one row per model type.
 
@@ -81,7 +81,7 @@ def render_coverage(report: Mapping[str, Mapping[str, Any]],
     total = ok = 0
     sizes: list[int] = []
     for config_name, entry in sorted(report.items(), key=lambda kv: str(kv[1].get("model_type", kv[0]))):
-        archs = entry.get("pytorch", {})
+        archs = entry.get(PYTORCH, {})
         built = [a for a, i in archs.items() if arch_ok(i)]
         failed = {a: i for a, i in archs.items() if not arch_ok(i)}
         total += len(archs)

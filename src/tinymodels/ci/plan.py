@@ -18,10 +18,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final, TypedDict
 
 from tinymodels.errors import ReportError, UsageError
 from tinymodels.run import reports
+from tinymodels.run.report_types import PYTORCH
 
 # Estimate, in seconds, when no timing was recorded: tokenizer training and processor
 # set-up are paid once per model type, then each architecture is built and validated.
@@ -29,6 +30,14 @@ SECONDS_PER_MODEL_TYPE: Final[float] = 5.0
 SECONDS_PER_ARCHITECTURE: Final[float] = 10.0
 # GitHub Actions refuses a matrix of more than 256 jobs per workflow run.
 MAX_SHARDS: Final[int] = 256
+
+
+class MatrixEntry(TypedDict):
+    """One ``include`` item of the matrix: what a shard job receives."""
+
+    shard: int
+    model_types: str  # comma-separated
+    cost: float
 
 
 @dataclass(frozen=True)
@@ -39,19 +48,22 @@ class Shard:
     model_types: tuple[str, ...]
     cost: float
 
-    def as_matrix_entry(self) -> dict[str, Any]:
+    def as_matrix_entry(self) -> MatrixEntry:
         return {"shard": self.index, "model_types": ",".join(self.model_types), "cost": round(self.cost, 1)}
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     # bool is an int subclass; a True "seconds" is a corrupted report, not one second.
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     return None
 
 
-def timings_from_report(report: Mapping[str, Any], source: str = "timings") -> dict[str, float]:
-    """Seconds per model type recorded in a creation report (types without timing are absent)."""
+def timings_from_report(report: Mapping[str, object], source: str = "timings") -> dict[str, float]:
+    """Seconds per model type recorded in a creation report (types without timing are absent).
+
+    The report is read as plain JSON (a previous run's, perhaps of an older version), hence `object`
+    and the checks of each value rather than `report_types.Entry`."""
     timings: dict[str, float] = {}
     for config_name, entry in report.items():
         if not isinstance(entry, Mapping):
@@ -61,7 +73,7 @@ def timings_from_report(report: Mapping[str, Any], source: str = "timings") -> d
             continue
         seconds = _number(entry.get("seconds"))
         if seconds is None:
-            archs = entry.get("pytorch")
+            archs = entry.get(PYTORCH)
             if isinstance(archs, Mapping):
                 per_arch = [_number(i.get("seconds")) for i in archs.values() if isinstance(i, Mapping)]
                 known = [s for s in per_arch if s is not None]
@@ -92,7 +104,9 @@ def load_timings(path: Path) -> dict[str, float]:
 def estimate_cost(model_type: str, architectures_for: Callable[[str], Sequence[str]] | None = None) -> float:
     """Deterministic estimate in seconds: an overhead per type plus a constant per architecture."""
     if architectures_for is None:
-        from tinymodels.config.discover import architectures_for
+        from tinymodels.config.discover import architectures_for as discovered
+
+        architectures_for = discovered
     n = len(architectures_for(model_type))
     return SECONDS_PER_MODEL_TYPE + SECONDS_PER_ARCHITECTURE * max(n, 1)
 
@@ -154,7 +168,7 @@ def assign_shards(costs: Mapping[str, float], shards: int) -> list[Shard]:
     return [Shard(i, tuple(sorted(members[i])), loads[i]) for i in range(n)]
 
 
-def matrix(shards: Sequence[Shard]) -> dict[str, list[dict[str, Any]]]:
+def matrix(shards: Sequence[Shard]) -> dict[str, list[MatrixEntry]]:
     """The ``fromJSON``-ready matrix."""
     return {"include": [s.as_matrix_entry() for s in shards]}
 

@@ -12,10 +12,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from tinymodels import environment, log
 from tinymodels.run import reports
+from tinymodels.run.report_types import PYTORCH, Entry, ErrorPair
 
 # GitHub rejects a step summary above 1 MiB: bound every cell and the failure list.
 MAX_REASON_CHARS: Final[int] = 160
@@ -26,7 +27,7 @@ DEFAULT_HUB: Final[str] = "https://huggingface.co"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
 
 
-def _cell(text: Any, limit: int = MAX_REASON_CHARS) -> str:
+def _cell(text: object, limit: int = MAX_REASON_CHARS) -> str:
     """One table cell: single line, bounded, Markdown/HTML neutralised."""
     s = " ".join(str(text).split())
     if len(s) > limit:
@@ -64,16 +65,17 @@ def human_seconds(s: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"
 
 
-def _int(value: Any) -> int | None:
+def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _float(value: Any) -> float | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-    return float(value) if ok else None
+def _float(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
 
 
-def _message(err: Any) -> str:
+def _message(err: ErrorPair | str | None) -> str:
     if isinstance(err, list | tuple):
         err = err[0] if err else ""
     return str(err) if err is not None else "unknown error"
@@ -94,15 +96,22 @@ class TypeRow:
     fallbacks: list[str] = field(default_factory=list)
 
 
-def collect(report: Mapping[str, Any]) -> list[TypeRow]:
-    """Group a creation report by model type, sorted by model type."""
+def collect(report: Mapping[str, Entry]) -> list[TypeRow]:
+    """Group a creation report by model type, sorted by model type.
+
+    Beyond the shape `ci.aggregate.validate_creation_report` checks, every value is checked before
+    it is used: a report of another version must still give a summary, never an exception."""
     rows: dict[str, TypeRow] = {}
     for config_name, entry in report.items():
         if not isinstance(entry, Mapping):
             continue
-        model_type = entry.get("model_type") if isinstance(entry.get("model_type"), str) else config_name
+        model_type = entry.get("model_type")
+        if not isinstance(model_type, str):
+            model_type = config_name
         row = rows.setdefault(model_type, TypeRow(model_type))
-        archs = entry.get("pytorch") if isinstance(entry.get("pytorch"), Mapping) else {}
+        archs = entry.get(PYTORCH)
+        if not isinstance(archs, Mapping):
+            archs = {}
         entry_seconds = _float(entry.get("seconds"))
         arch_seconds = 0.0
         failed_here = 0
@@ -149,7 +158,7 @@ def _link_cell(row: TypeRow, hub: str) -> str:
     return ", ".join(shown) + (f" +{extra} more" if extra > 0 else "") if shown else "—"
 
 
-def render_markdown(report: Mapping[str, Any], title: str = "Tiny models", env: Mapping[str, str] | None = None) -> str:
+def render_markdown(report: Mapping[str, Entry], title: str = "Tiny models", env: Mapping[str, str] | None = None) -> str:
     """The whole Markdown summary of a creation report."""
     hub = (environment.hf_endpoint(env) or DEFAULT_HUB).rstrip("/")
     rows = collect(report)

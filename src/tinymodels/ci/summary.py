@@ -22,14 +22,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, cast
 
 from tinymodels.errors import OutputDirError, ReportError
 from tinymodels.run import reports
+from tinymodels.run.report_types import SOURCE_FIELDS, Summary, SummaryEntry
 
-LIST_ATTRS: Final[tuple[str, ...]] = ("tokenizer_classes", "processor_classes", "model_classes")
-
-Summary = dict[str, dict[str, Any]]
+ListAttr = Literal["tokenizer_classes", "processor_classes", "model_classes"]
+LIST_ATTRS: Final[tuple[ListAttr, ...]] = ("tokenizer_classes", "processor_classes", "model_classes")
 
 
 def validate_summary(data: Any, source: str) -> Summary:
@@ -63,30 +63,33 @@ def read_summary(path: Path) -> tuple[Summary, str | None]:
     return validate_summary(data, str(path)), text
 
 
-def normalize(data: Mapping[str, Mapping[str, Any]]) -> Summary:
+def _normalize_entry(entry: SummaryEntry) -> SummaryEntry:
+    # Attribute by attribute, so that one upstream adds (unknown here) is kept too.
+    return cast(SummaryEntry, {attr: sorted(set(value)) if isinstance(value, list) else value
+                               for attr, value in entry.items()})
+
+
+def normalize(data: Mapping[str, SummaryEntry]) -> Summary:
     """Keys sorted; every list deduplicated and sorted; other values (``sha``) kept."""
-    return {
-        key: {attr: sorted(set(value)) if isinstance(value, list) else value for attr, value in data[key].items()}
-        for key in sorted(data)
-    }
+    return {key: _normalize_entry(data[key]) for key in sorted(data)}
 
 
-def merge(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]) -> Summary:
+def merge(old: Mapping[str, SummaryEntry], new: Mapping[str, SummaryEntry]) -> Summary:
     """Upstream's merge of `new` into `old`, normalised (neither argument is modified)."""
-    data: Summary = copy.deepcopy(dict(old))  # type: ignore[arg-type]
+    data: Summary = copy.deepcopy(dict(old))
     for key, value in new.items():
         if key not in data:
-            data[key] = copy.deepcopy(dict(value))
+            data[key] = copy.deepcopy(value)
             continue
         entry = data[key]
         for attr in LIST_ATTRS:
             # Duplicates are removed by normalize().
-            entry.setdefault(attr, []).extend(value.get(attr, []))
+            entry[attr] = [*entry.get(attr, []), *value.get(attr, [])]
         if value.get("sha") is not None:
             entry["sha"] = value["sha"]
-        for attr in reports.SOURCE_FIELDS:  # a rebuild's tokenizer/processor source replaces the old one
-            if attr in value:
-                entry[attr] = value[attr]
+        for field_name in SOURCE_FIELDS:  # a rebuild's tokenizer/processor source replaces the old one
+            if field_name in value:
+                entry[field_name] = value[field_name]
     return normalize(data)
 
 
@@ -95,7 +98,7 @@ def dumps(data: Summary, trailing_newline: bool = False) -> str:
     return json.dumps(data, indent=4, ensure_ascii=False) + ("\n" if trailing_newline else "")
 
 
-def _describe(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+def _describe(before: SummaryEntry, after: SummaryEntry) -> str:
     parts = []
     for attr in LIST_ATTRS:
         added = sorted(set(after.get(attr, [])) - set(before.get(attr, [])))
@@ -130,7 +133,7 @@ class SummaryUpdate:
         return "\n".join(lines)
 
 
-def update_summary_file(into: Path, new: Mapping[str, Mapping[str, Any]], dry_run: bool = False) -> SummaryUpdate:
+def update_summary_file(into: Path, new: Mapping[str, SummaryEntry], dry_run: bool = False) -> SummaryUpdate:
     """Merge `new` into the summary file `into` (created if absent), atomically."""
     new = validate_summary(dict(new), "new summary")
     old, old_text = read_summary(into)

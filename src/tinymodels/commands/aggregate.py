@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from tinymodels.ci import aggregate, stepsummary
     from tinymodels.errors import OutputDirError
     from tinymodels.run import reports
+    from tinymodels.run.report_types import PYTORCH
 
     merged = aggregate.merge_partials(args.partials)
     if not merged.report:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         aggregate.write_merged(args.output, merged)
     except OSError as exc:
         raise OutputDirError(f"cannot write the merged reports to {args.output}: {exc}") from exc
-    archs = [i for e in merged.report.values() for i in e.get("pytorch", {}).values()]
+    archs = [i for e in merged.report.values() for i in e.get(PYTORCH, {}).values()]
     failed = sum(1 for i in archs if not reports.arch_ok(i))
     log.info(f"merged {len(merged.sources)} partial report(s): {len(merged.report)} config class(es), "
              f"{len(archs) - failed} architecture(s) built, {failed} failed -> {args.output}")

@@ -111,13 +111,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.summary_action == "counts":
+        from tinymodels.run.report_types import PYTORCH
         from tinymodels.run.reports import CREATION_REPORT, arch_ok, load_report
 
         report = load_report(args.report_dir / CREATION_REPORT)
-        archs = [info for entry in report.values() for info in entry.get("pytorch", {}).values()]
+        archs = [info for entry in report.values() for info in entry.get(PYTORCH, {}).values()]
         built = sum(map(arch_ok, archs))
         # A type that failed before listing any architecture still counts as one failure.
-        failed = len(archs) - built + sum(1 for e in report.values() if e.get("error") and not e.get("pytorch"))
+        failed = len(archs) - built + sum(1 for e in report.values() if e.get("error") and not e.get(PYTORCH))
         text = f"report-dir={args.report_dir}\nbuilt={built}\nfailed={failed}\n"
         print(text, end="", flush=True)
         log.append_github_file("GITHUB_OUTPUT", text)
@@ -162,8 +163,8 @@ def run(args: argparse.Namespace) -> int:
         if args.refresh:
             from tinymodels.config.discover import resolve_model_types
 
-            built = {e.get("model_type") for e in report.values()}
-            missing = sorted(set(resolve_model_types([], all_types=True)) - built)
+            covered = {e.get("model_type") for e in report.values()}
+            missing = sorted(set(resolve_model_types([], all_types=True)) - covered)
             if missing:
                 log.info(f"the report misses {len(missing)} model type(s) (e.g. {', '.join(missing[:3])}): "
                          f"a partial run; {args.refresh} left as is")

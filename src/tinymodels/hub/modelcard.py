@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from tinymodels import __version__
 from tinymodels.config.discover import is_tokenizer_class
+from tinymodels.run.report_types import ArchEntry, Entry
 
 TAGS: Final[tuple[str, ...]] = ("tiny-random", "tinymodels", "testing")
 
@@ -71,6 +72,27 @@ def pipeline_tag_for(architecture: str) -> str | None:
     return None
 
 
+class CardFacts(TypedDict):
+    """What a card states; None for a fact that is not known (its row is then left out)."""
+
+    architecture: str  # the folder name: `BertModel`, or `EncoderDecoderModel-bert-bert`
+    config_class: str | None
+    model_type: str | None
+    tool_version: str
+    transformers_version: str | None
+    config_source: str | None
+    corpus: str | None  # the corpus identity of the type's fingerprint
+    vocab_size: int | None
+    seed: int | None
+    params: int | None
+    tokenizers: list[str]
+    processors: list[str]
+    validated: str | None  # the passed levels, e.g. "load, forward, pipeline (fill-mask)"
+    chat_template: str | None
+    tokenizer_source: str | None
+    processor_source: str | None
+
+
 def _find(meta: Mapping[str, Any], *keys: str) -> Any:
     """First non-empty value of `keys` at the top level of `meta` or one level down."""
     for key in keys:
@@ -93,8 +115,8 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def card_facts(folder: Path, architecture: str, info: Mapping[str, Any], entry: Mapping[str, Any],
-               config_class: str | None = None) -> dict[str, Any]:
+def card_facts(folder: Path, architecture: str, info: ArchEntry, entry: Entry,
+               config_class: str | None = None) -> CardFacts:
     """Collect what the card states about how the model was made; missing facts are None."""
     config = _read_json(folder / "config.json")
     meta = _read_json(folder.parent / ".tinymodels.json")
@@ -133,7 +155,7 @@ def card_facts(folder: Path, architecture: str, info: Mapping[str, Any], entry: 
     }
 
 
-def _passed_levels(levels: Any) -> str | None:
+def _passed_levels(levels: object) -> str | None:
     """`load, forward, pipeline (fill-mask), train`: the validation levels the model passed."""
     if not isinstance(levels, Mapping):
         return None
@@ -148,14 +170,14 @@ def _passed_levels(levels: Any) -> str | None:
     return ", ".join(parts) or None
 
 
-def _source_cell(source: Any) -> str | None:
+def _source_cell(source: str | None) -> str | None:
     """`original:org/name` -> "the original `org/name`"; None (no row) for no component."""
     if not isinstance(source, str) or source == "none":
         return None
     return f"the original `{source.split(':', 1)[1]}`" if source.startswith("original:") else source
 
 
-def _made(facts: Mapping[str, Any]) -> str:
+def _made(facts: CardFacts) -> str:
     """The card's first sentence on how the tokenizer was made (blank builds: as before)."""
     source = facts.get("tokenizer_source")
     if isinstance(source, str) and source.startswith("original:"):
@@ -166,14 +188,14 @@ def _made(facts: Mapping[str, Any]) -> str:
             "tokenizer (if any) was trained from blank to the vocabulary size below")
 
 
-def render_card(repo_id: str, facts: Mapping[str, Any]) -> str:
+def render_card(repo_id: str, facts: CardFacts) -> str:
     """The README.md text (YAML metadata + Markdown) for `repo_id`; deterministic."""
     from huggingface_hub import ModelCard, ModelCardData
 
     arch = facts["architecture"]
     model_class = arch.split("-", 1)[0]
     data = ModelCardData(library_name="transformers", tags=list(TAGS), pipeline_tag=pipeline_tag_for(arch))
-    rows: list[tuple[str, Any]] = [
+    rows: list[tuple[str, object]] = [
         ("Architecture", f"`{model_class}`"),
         ("Model type", f"`{facts['model_type']}`" if facts.get("model_type") else None),
         ("Config class", f"`{facts['config_class']}`" if facts.get("config_class") else None),
@@ -226,7 +248,7 @@ generation, `transformers.pipeline` tasks on padded batches, chat template, a tr
     return str(ModelCard(content))
 
 
-def model_card(folder: Path, repo_id: str, architecture: str, info: Mapping[str, Any],
-               entry: Mapping[str, Any], config_class: str | None = None) -> str:
+def model_card(folder: Path, repo_id: str, architecture: str, info: ArchEntry, entry: Entry,
+               config_class: str | None = None) -> str:
     """Render the card for the checkpoint in `folder` (see `card_facts`, `render_card`)."""
     return render_card(repo_id, card_facts(folder, architecture, info, entry, config_class))

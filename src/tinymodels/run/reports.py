@@ -1,6 +1,7 @@
 """Upstream-compatible report files, derived from one creation-report dict.
 
-The creation report maps a config class name to upstream's result entry::
+The creation report maps a config class name to upstream's result entry (typed in
+`report_types`)::
 
     {"processor": {"BertTokenizer": "BertTokenizer"},
      "pytorch": {"BertModel": {"model": "BertModel", "checkpoint": "bert/BertModel",
@@ -25,6 +26,19 @@ from pathlib import Path
 from typing import Any, Final
 
 from tinymodels.config.discover import is_tokenizer_class
+from tinymodels.run.report_types import (
+    PYTORCH,
+    SOURCE_FIELDS,
+    ArchEntry,
+    Entry,
+    ErrorPair,
+    FailedArch,
+    FailedEntry,
+    FailedReport,
+    Report,
+    Summary,
+    SummaryEntry,
+)
 
 CREATION_REPORT: Final[str] = "tiny_model_creation_report.json"
 SUMMARY: Final[str] = "tiny_model_summary.json"
@@ -32,12 +46,6 @@ FAILED_REPORT: Final[str] = "failed_report.json"
 SIMPLE_REPORT: Final[str] = "simple_report.txt"
 SIMPLE_FAILED_REPORT: Final[str] = "simple_failed_report.txt"
 FAILED_UPLOADS: Final[str] = "failed_uploads.json"
-
-# Where a type's tokenizer/processors came from (`originals.Source.record`).
-SOURCE_FIELDS: Final[tuple[str, ...]] = ("tokenizer_source", "processor_source")
-
-Entry = dict[str, Any]
-Report = dict[str, Entry]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -57,27 +65,27 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def dump_json(obj: Any) -> str:
+def dump_json(obj: object) -> str:
     """Serialise like upstream: indent 4, non-ASCII kept, trailing newline."""
     return json.dumps(obj, indent=4, ensure_ascii=False) + "\n"
 
 
-def arch_ok(info: Mapping[str, Any]) -> bool:
+def arch_ok(info: ArchEntry) -> bool:
     """True when an architecture entry was built and validated."""
     return info.get("model") is not None and "error" not in info
 
 
-def build_summary(report: Mapping[str, Entry], shas: Mapping[str, str] | None = None) -> dict[str, Any]:
+def build_summary(report: Mapping[str, Entry], shas: Mapping[str, str] | None = None) -> Summary:
     """`tiny_model_summary.json`: one entry per successfully built architecture."""
-    summary: dict[str, Any] = {}
+    summary: Summary = {}
     for entry in report.values():
         processors = sorted(entry.get("processor", {}))
         tokenizers = sorted(p for p in processors if is_tokenizer_class(p))
         others = sorted(p for p in processors if not is_tokenizer_class(p))
-        for arch, info in entry.get("pytorch", {}).items():
+        for arch, info in entry.get(PYTORCH, {}).items():
             if not arch_ok(info):
                 continue
-            item: dict[str, Any] = {
+            item: SummaryEntry = {
                 "tokenizer_classes": tokenizers,
                 "processor_classes": others,
                 "model_classes": [arch],
@@ -92,24 +100,24 @@ def build_summary(report: Mapping[str, Entry], shas: Mapping[str, str] | None = 
     return dict(sorted(summary.items()))
 
 
-def build_failed_report(report: Mapping[str, Entry], include_warnings: bool = True) -> Report:
+def build_failed_report(report: Mapping[str, Entry], include_warnings: bool = True) -> FailedReport:
     """`failed_report.json`: config-level errors/warnings and failed architectures."""
-    failed: Report = {}
+    failed: FailedReport = {}
     for config_name, entry in report.items():
-        item: Entry = {}
+        item: FailedEntry = {}
         if entry.get("error"):
             item["error"] = entry["error"]
         if include_warnings and entry.get("warnings"):
             item["warnings"] = entry["warnings"]
-        archs = {a: {"error": i["error"]} for a, i in entry.get("pytorch", {}).items() if "error" in i}
+        archs = {a: FailedArch(error=i["error"]) for a, i in entry.get(PYTORCH, {}).items() if "error" in i}
         if archs:
-            item["pytorch"] = archs
+            item[PYTORCH] = archs
         if item:
             failed[config_name] = item
     return failed
 
 
-def _message(err: Any) -> str:
+def _message(err: ErrorPair | str) -> str:
     msg = err[0] if isinstance(err, list | tuple) else str(err)
     # One line per architecture in the simple reports.
     return " ".join(str(msg).split())
@@ -120,7 +128,7 @@ def build_simple_report(report: Mapping[str, Entry]) -> tuple[str, str]:
     lines: list[str] = []
     failed: list[str] = []
     for entry in report.values():
-        for arch, info in entry.get("pytorch", {}).items():
+        for arch, info in entry.get(PYTORCH, {}).items():
             if arch_ok(info):
                 lines.append(f"{arch}: OK")
             else:
