@@ -1,7 +1,6 @@
-"""Config-consistency mechanisms, checked on real model types: fields an owner config pushes
-into its sub-configs, wrapper configs for heads registered under other types, classes only their
-modeling module defines, encoder-only heads, pooled image tokens, derived ratios and media code
-ranges laid out after the vocabulary."""
+"""Repairs that keep a shrunk config consistent (`config.repair`, owner fields of `config.tiny_config`):
+fields an owner config pushes into its sub-configs, encoder-only heads, pooled image tokens, derived
+ratios, label names, and layer-reference lists kept valid when the depth shrinks (Kolibri 1.1)."""
 
 from __future__ import annotations
 
@@ -10,24 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import transformers
+from packaging.version import Version
 
-from conftest import assert_all_validate, build_in_process
-from tinymodels.config.tiny_config import add_owner_fields, config_from_dict, tiny_config_dict
+from conftest import arch_levels, build_in_process
+from tinymodels.config.repair import repair_label_names, repair_layer_patterns
+from tinymodels.config.tiny_config import add_owner_fields, tiny_config_dict
 
-# One real build per mechanism: owner fields + pooled image tokens (t5gemma2_encoder), encoder-only
-# head of a seq2seq type (t5gemma), the MLA rotary ratio (mistral4), code ranges (apertus1p5).
-TYPES = ("t5gemma2_encoder", "t5gemma", "mistral4", "apertus1p5")
+needs_525 = pytest.mark.skipif(Version(transformers.__version__).release < (5, 25),
+                               reason="kolibri1_1, pi05, ovis2_5 and llava_onevision1_5 are new in transformers 5.25")
+
+TYPES = ("t5gemma", "pvt")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return build_in_process(tmp_path_factory, "config", TYPES)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("model_type", TYPES)
-def test_every_architecture_validates(built: dict[str, Any], model_type: str) -> None:
-    assert_all_validate(built[model_type])
+    """t5gemma (encoder-only head of a seq2seq type), pvt (a config class that hides its label names)."""
+    return build_in_process(tmp_path_factory, "repair", TYPES)
 
 
 @pytest.mark.slow
@@ -36,18 +34,6 @@ def test_encoder_only_head_is_saved_as_encoder_only(built: dict[str, Any]) -> No
 
     folder: Path = built["out"] / "t5gemma" / "T5GemmaEncoderModel"
     assert AutoConfig.from_pretrained(folder).is_encoder_decoder is False
-
-
-@pytest.mark.slow
-def test_code_ranges_follow_the_tiny_vocabulary(built: dict[str, Any]) -> None:
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(built["out"] / "apertus1p5" / "Apertus1p5Model")
-    vocab = built["apertus1p5"]["vocab_size"]
-    # text tokens | visual codes | audio codes, the embedding table covering all of them
-    assert config.image_token_offset >= vocab - config.vision_config.codebook_size - config.audio_config.codebook_size
-    assert config.image_token_offset + config.vision_config.codebook_size == config.audio_token_offset
-    assert config.audio_token_offset + config.audio_config.codebook_size <= config.text_config.vocab_size
 
 
 def test_owner_fields_complete_a_standalone_sub_config() -> None:
@@ -61,42 +47,6 @@ def test_owner_fields_complete_a_standalone_sub_config() -> None:
     assert add_owner_fields("t5gemma2_encoder", nested) == ["text_config.dropout_rate"]
     # A type that is nobody's sub-config gets nothing.
     assert add_owner_fields("bert", config_class("bert")().to_dict()) == []
-
-
-def test_wrapper_head_gets_the_type_config_wrapped() -> None:
-    from transformers import JevConfig, JevForDecision, Qwen3_5Config
-
-    from tinymodels.build.models import config_for, instantiate
-
-    tiny = tiny_config_dict("qwen2")
-    tiny["vocab_size"] = 256  # what aligning with a tiny tokenizer does
-    qwen2 = config_from_dict("qwen2", tiny)
-    wrapped = config_for(JevForDecision, qwen2)
-    assert isinstance(wrapped, JevConfig)
-    assert wrapped.text_config.model_type == "qwen2"
-    assert wrapped.hidden_size == qwen2.hidden_size
-    # A composite type: the head reads the text model's width.
-    qwen35 = config_from_dict("qwen3_5", tiny_config_dict("qwen3_5"))
-    assert isinstance(qwen35, Qwen3_5Config)
-    assert config_for(JevForDecision, qwen35).hidden_size == qwen35.text_config.hidden_size
-    model = instantiate("JevForDecision", qwen2, seed=0)
-    assert model.proj.in_features == qwen2.hidden_size
-    # A head declared for the type's own config is untouched.
-    from transformers import Qwen2ForCausalLM
-
-    assert config_for(Qwen2ForCausalLM, qwen2) is qwen2
-
-
-def test_unexported_model_class_is_found_in_its_modeling_module() -> None:
-    import transformers
-
-    from tinymodels.build.models import model_class
-
-    config = config_from_dict("voxtral_realtime_text", tiny_config_dict("voxtral_realtime_text"))
-    assert not hasattr(transformers, "VoxtralRealtimeTextModel")
-    assert model_class("VoxtralRealtimeTextModel", config).__name__ == "VoxtralRealtimeTextModel"
-    with pytest.raises(AttributeError):
-        model_class("NoSuchModel", config)
 
 
 def test_pooled_image_tokens_fit_the_patch_grid() -> None:
@@ -117,3 +67,49 @@ def test_mla_rotary_fraction_follows_the_shrunk_head() -> None:
     tiny = tiny_config_dict("mistral4")
     assert tiny["rope_parameters"]["partial_rotary_factor"] == pytest.approx(
         tiny["qk_rope_head_dim"] / tiny["head_dim"])
+
+
+def test_labels_get_names_when_the_config_class_hides_them(built: dict[str, Any]) -> None:
+    # PvtConfig redeclares num_labels as a field: id2label stays None unless repaired.
+    d: dict[str, Any] = {"num_labels": 3, "id2label": None, "label2id": None}
+    repair_label_names(d, {})
+    assert d["id2label"] == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+    assert d["label2id"]["LABEL_2"] == 2
+    named = {"num_labels": 2, "id2label": {0: "cat", 1: "dog"}}
+    repair_label_names(named, {})
+    assert named["id2label"] == {0: "cat", 1: "dog"}
+    levels = arch_levels(built, "pvt", "PvtForImageClassification")
+    assert levels["pipeline"] == {"image-classification": "ok"}
+    assert levels["train"] == "ok"
+
+
+@needs_525
+def test_kolibri_keeps_its_indexer_and_kv_sharing_layers() -> None:
+    from tinymodels.config.tiny_config import tiny_config_dict
+
+    tiny = tiny_config_dict("kolibri1_1")  # validated by the config class itself
+    types, index, sources = tiny["layer_types"], tiny["index_layers"], tiny["kv_source_layers"]
+    assert tiny["num_hidden_layers"] < 50
+    assert index == sorted(set(index)) and all(types[i] == "indexed_attention" for i in index)
+    # Some layer still reuses another's keys and values, and only an earlier one of its type.
+    assert any(s != i for i, s in enumerate(sources))
+    assert all(sources[s] == s and s <= i and types[s] == types[i] for i, s in enumerate(sources))
+
+
+def test_reference_lists_follow_the_kept_layers() -> None:
+    """Layer 7 reuses layer 2's keys and values: both are kept, and 7 names 2's new position;
+    the layer-index list the shrink capped (`index_layers`) is renumbered from its default."""
+    n0 = 10
+    sources = list(range(n0))
+    sources[7] = 2
+    defaults = {"num_hidden_layers": n0, "kv_source_layers": sources, "index_layers": [2, 7],
+                "layer_types": ["a"] * n0}
+    tiny = {"num_hidden_layers": 2, "kv_source_layers": [min(s, 2) for s in sources], "index_layers": [2, 2],
+            "layer_types": ["a"] * n0}
+    repair_layer_patterns(tiny, defaults)
+    n = tiny["num_hidden_layers"]
+    sources = tiny["kv_source_layers"]
+    assert len(sources) == n == len(tiny["layer_types"])
+    assert all(sources[s] == s for s in sources)
+    reusing = [i for i, s in enumerate(sources) if s != i]
+    assert len(reusing) == 1 and tiny["index_layers"] == [sources[reusing[0]], reusing[0]]

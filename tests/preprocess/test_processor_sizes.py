@@ -1,32 +1,32 @@
-"""Processor sizes that follow the tiny config (pad sizes, tile sizes, encoder patch sizes, video
-frames) and image batches reshaped to the rank the model unpacks, checked on real model types."""
+"""Processors sized to the tiny config (`preprocess.processors`): pad, tile and encoder patch sizes,
+tokens per image, feature sizes and mel bins read from the model (nested sub-configs too), and a
+timm processor built from the config's data settings."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
-from conftest import assert_all_validate, build_in_process
+from conftest import build_in_process
 from tinymodels.config.tiny_config import config_from_dict, tiny_config_dict
-from tinymodels.preprocess.processors import build_image_processor
-from tinymodels.validate.forward import model_inputs
+from tinymodels.config.upstream_config import tiny_config_for
+from tinymodels.options import BuildOptions
+from tinymodels.preprocess.processors import (
+    _patches_per_image,
+    build_feature_extractor,
+    build_image_processor,
+)
 
-BUILT = ("slanext", "idefics3_vision", "paddleocr_vl_vision", "tipsv2")
+TYPES = ("canary", "timm_wrapper")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One real build per mechanism: slanext (pad_size follows the image size), idefics3_vision
-    (5-D image batches flattened for a vision tower), paddleocr_vl_vision (4-D patches batched for
-    a tower unpacking 5), tipsv2 (the text's attention mask kept away from the vision backbone)."""
-    return build_in_process(tmp_path_factory, "vision", BUILT)
-
-
-@pytest.mark.parametrize("model_type", BUILT)
-def test_every_architecture_validates(built: dict[str, Any], model_type: str) -> None:
-    assert_all_validate(built[model_type])
+    """canary (mel bins in a nested sub-config), timm_wrapper (image processor from the
+    config's `pretrained_cfg`)."""
+    return build_in_process(tmp_path_factory, "processor-sizes", TYPES)
 
 
 def _config(model_type: str) -> Any:
@@ -53,19 +53,46 @@ def test_encoder_patch_size_and_tile_size_follow_the_config() -> None:
     assert pix.patch_size.height == 16
 
 
-def test_video_towers_embed_as_many_frames_as_the_sample_clip() -> None:
-    from tinymodels.preprocess.samples import sample_video
+def test_integer_pixel_shuffle_divides_tokens_per_image() -> None:
+    tiny, _ = tiny_config_for("idefics3", BuildOptions())
+    config = config_from_dict("idefics3", tiny)
+    vision = config.vision_config
+    patches = (vision.image_size // vision.patch_size) ** 2
+    assert _patches_per_image(config) == patches // config.scale_factor ** 2
 
-    for model_type in ("videomae", "vivit"):
-        assert tiny_config_dict(model_type)["num_frames"] == len(sample_video())
+
+def test_feature_size_follows_the_model_width() -> None:
+    # Pop2Piano feeds its 512 mel bands straight in as d_model-wide embeddings.
+    from transformers import BertConfig, Pop2PianoConfig
+
+    from tinymodels.preprocess.processors import build_feature_extractor
+
+    assert build_feature_extractor("Pop2PianoFeatureExtractor", Pop2PianoConfig(d_model=32)).feature_size == 32
+    # A width that is not the extractor's default size says nothing about the features.
+    assert build_feature_extractor("Pop2PianoFeatureExtractor", BertConfig(hidden_size=32)).feature_size == 512
 
 
-def test_pixel_rank_follows_the_model_code_and_leaves_vlms_alone() -> None:
-    from transformers import AutoModel
+def test_feature_extractor_takes_mel_bins_from_a_nested_config(built: dict[str, Any]) -> None:
+    # Canary's mel bins live in `encoder_config`; the Parakeet extractor defaults to 80.
+    from transformers import AutoConfig, AutoFeatureExtractor, CanaryConfig
 
-    images = torch.zeros(1, 3, 3, 32, 32)
-    tower = AutoModel.from_config(_config("idefics3_vision"))
-    assert model_inputs(tower, {"pixel_values": images}, "Idefics3VisionTransformer")["pixel_values"].dim() == 4
-    # The VLM flattens its own image batches: its input keeps 5 dimensions.
-    vlm = AutoModel.from_config(_config("idefics3"))
-    assert model_inputs(vlm, {"pixel_values": images}, "Idefics3Model")["pixel_values"].dim() == 5
+    folder = built["out"] / "canary" / "CanaryModel"
+    config = AutoConfig.from_pretrained(folder)
+    assert AutoFeatureExtractor.from_pretrained(folder).feature_size == config.encoder_config.num_mel_bins
+    nested = CanaryConfig(encoder_config={"num_mel_bins": 64})
+    assert build_feature_extractor("ParakeetFeatureExtractor", nested).feature_size == 64
+
+
+def test_feature_extractor_keeps_its_size_without_an_audio_config() -> None:
+    from transformers import BertConfig
+
+    assert build_feature_extractor("ParakeetFeatureExtractor", BertConfig()).feature_size == 80
+
+
+def test_timm_processor_reloads_from_the_checkpoint_config(built: dict[str, Any]) -> None:
+    from transformers import AutoConfig, AutoImageProcessor
+
+    folder: Path = built["out"] / "timm_wrapper" / "TimmWrapperModel"
+    assert AutoConfig.from_pretrained(folder).pretrained_cfg["input_size"] == [3, 32, 32]
+    processor = AutoImageProcessor.from_pretrained(folder)
+    assert processor.data_config["input_size"] == (3, 32, 32)
