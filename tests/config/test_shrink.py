@@ -1,5 +1,6 @@
-"""Size-budget mechanisms (shrink rules, repairs, timm towers, derived fields) on real model
-types: the tiny configs they make, and real builds that load and run end to end."""
+"""Shrinking a config class to the size budget (`config.tiny_config`, `shrink_rules.yaml`): block
+specs, stage widths, timm towers, feature sizes, derived fields, sub-config overrides and towers the
+defaults leave off, checked on the tiny configs of real model types and on real builds."""
 
 from __future__ import annotations
 
@@ -11,20 +12,14 @@ import pytest
 from conftest import assert_all_validate, build_in_process
 from tinymodels.config.tiny_config import config_from_dict, tiny_config_dict
 
-BUILT = ("gemma3n_vision", "sam2", "pp_ocrv6_small_det", "swin")
+TYPES = ("gemma3n_vision", "sam2", "swin")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """gemma3n_vision (timm tower shrunk through model_args, block specs kept for the reload),
-    sam2 (growing hiera widths, image-scaled feature sizes), pp_ocrv6_small_det (nested block
-    specs, per-type backbone data), swin (stage widths that double)."""
-    return build_in_process(tmp_path_factory, "budget", BUILT)
-
-
-@pytest.mark.parametrize("model_type", BUILT)
-def test_every_architecture_validates(built: dict[str, Any], model_type: str) -> None:
-    assert_all_validate(built[model_type])
+    sam2 (growing hiera widths, image-scaled feature sizes), swin (stage widths that double)."""
+    return build_in_process(tmp_path_factory, "shrink", TYPES)
 
 
 def test_timm_tower_checkpoint_keeps_its_block_specs(built: dict[str, Any]) -> None:
@@ -89,25 +84,6 @@ def test_derived_fields_are_derived_from_the_tiny_values() -> None:
     assert speech["encoder_config"]["layers"] == speech["encoder_layers"]
 
 
-def test_sibling_config_is_used_as_is() -> None:
-    import transformers
-
-    from tinymodels.build.models import config_for
-
-    config = config_from_dict("sam2_video", tiny_config_dict("sam2_video"))
-    assert config_for(transformers.Sam2Model, config) is config
-
-
-def test_vocabulary_without_tokenizer_shrinks_to_target() -> None:
-    from tinymodels.preprocess.align import clamp_token_ids, text_configs
-
-    tiny = tiny_config_dict("glmga")
-    clamp_token_ids(tiny, 1024)
-    assert tiny["text_config"]["vocab_size"] <= 1024
-    omni = tiny_config_dict("qwen2_5_omni")
-    assert any(d is omni["thinker_config"]["text_config"] for d in text_configs(omni))
-
-
 def test_checkpoint_folders_exist(built: dict[str, Any]) -> None:
     out: Path = built["out"]
     assert (out / "sam2" / "Sam2Model" / "model.safetensors").is_file()
@@ -129,8 +105,28 @@ def test_constant_width_stages_keep_the_common_width() -> None:
     assert tiny_config_dict("swin2sr")["embed_dim"] == 32
 
 
-
 def test_swin_checkpoint_is_a_fraction_of_a_megabyte(built: dict[str, Any]) -> None:
     # 4.8 MB before the doubling-stages repair (a 256-wide last stage); every level still passes.
     assert_all_validate(built["swin"])
     assert (built["out"] / "swin" / "SwinModel" / "model.safetensors").stat().st_size < 1_000_000
+
+
+def test_declared_auto_subconfig_is_enabled_and_shrunk() -> None:
+    from tinymodels.config.tiny_config import tiny_config_dict
+
+    vision = tiny_config_dict("embedding_gemma2")["vision_config"]
+    assert vision["model_type"] == "gemma4_vision"
+    assert vision["hidden_size"] <= 64
+
+
+def test_override_switches_a_none_subconfig_on() -> None:
+    tiny = tiny_config_dict("gemma4_unified")
+    assert isinstance(tiny["vision_config"], dict)
+    assert tiny["vision_config"]["mm_embed_dim"] == 32  # shrunk like any other tower (default 3840)
+
+
+def test_video_towers_embed_as_many_frames_as_the_sample_clip() -> None:
+    from tinymodels.preprocess.samples import sample_video
+
+    for model_type in ("videomae", "vivit"):
+        assert tiny_config_dict(model_type)["num_frames"] == len(sample_video())

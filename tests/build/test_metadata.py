@@ -1,0 +1,107 @@
+"""The metadata real checkpoints carry (`build.metadata`): pad tokens for decoder classifiers,
+`model_max_length` from the position table, mask tokens for masked-LM heads, and generation configs
+(pad id, the global defaults a model's own `generate` skips)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import arch_levels, build_in_process, build_selected, levels_of
+from tinymodels.validate.levels import OK
+
+TYPES = ("gpt2", "llama", "roberta", "modernbert", "musicgen")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return build_in_process(tmp_path_factory, "metadata", TYPES)
+
+
+def _folder(built: dict[str, Any], model_type: str, arch: str) -> Path:
+    return built["out"] / model_type / arch
+
+
+def _json(built: dict[str, Any], model_type: str, arch: str, name: str) -> dict[str, Any]:
+    return json.loads((_folder(built, model_type, arch) / name).read_text())
+
+
+def test_decoder_classifier_pads_with_eos_and_trains_on_a_padded_batch(built: dict[str, Any]) -> None:
+    from transformers import AutoTokenizer
+
+    for model_type, arch in (("gpt2", "GPT2ForSequenceClassification"), ("llama", "LlamaForSequenceClassification")):
+        config = _json(built, model_type, arch, "config.json")
+        tokenizer = AutoTokenizer.from_pretrained(_folder(built, model_type, arch))
+        assert tokenizer.pad_token == tokenizer.eos_token
+        assert config["pad_token_id"] == tokenizer.pad_token_id
+        levels = built[model_type]["pytorch"][arch]["levels"]
+        # zero-shot classification batches text pairs: it needs the pad id the config now has.
+        assert levels["pipeline"] == {"text-classification": "ok", "zero-shot-classification": "ok"}
+        assert levels["train"] == "ok"
+    assert any("pad token" in w for w in built["gpt2"]["warnings"])
+
+
+def test_model_max_length_follows_the_position_table(built: dict[str, Any]) -> None:
+    from transformers import AutoTokenizer
+    from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
+
+    gpt2 = AutoTokenizer.from_pretrained(_folder(built, "gpt2", "GPT2Model"))
+    assert gpt2.model_max_length == _json(built, "gpt2", "GPT2Model", "config.json")["n_positions"]
+    # RoPE models have no table to outgrow: unset, as real checkpoints of the family.
+    assert AutoTokenizer.from_pretrained(_folder(built, "llama", "LlamaModel")).model_max_length == VERY_LARGE_INTEGER
+    # RoBERTa numbers positions after the padding index: its table holds pad_token_id + 1 fewer tokens.
+    config = _json(built, "roberta", "RobertaModel", "config.json")
+    roberta = AutoTokenizer.from_pretrained(_folder(built, "roberta", "RobertaModel"))
+    assert roberta.model_max_length == config["max_position_embeddings"] - config["pad_token_id"] - 1
+
+
+def test_generation_config_carries_the_pad_id(built: dict[str, Any]) -> None:
+    gen = _json(built, "llama", "LlamaForCausalLM", "generation_config.json")
+    config = _json(built, "llama", "LlamaForCausalLM", "config.json")
+    assert gen["pad_token_id"] == config["pad_token_id"] is not None
+    assert gen["eos_token_id"] == config["eos_token_id"]
+
+
+def test_masked_lm_heads_get_a_mask_token(built: dict[str, Any]) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(_folder(built, "modernbert", "ModernBertForMaskedLM"))
+    assert tokenizer.mask_token is not None
+    assert built["modernbert"]["pytorch"]["ModernBertForMaskedLM"]["levels"]["pipeline"] == {"fill-mask": "ok"}
+    assert any("mask token" in w for w in built["modernbert"]["warnings"])
+
+
+def test_own_generate_gets_the_default_generation_parameters(built: dict[str, Any]) -> None:
+    from transformers import (
+        GPT2LMHeadModel,
+        MusicgenDecoderConfig,
+        MusicgenForCausalLM,
+        MusicgenForConditionalGeneration,
+    )
+
+    from tinymodels.build.metadata import complete_generation_config, own_generate_skips_defaults
+
+    assert own_generate_skips_defaults(MusicgenForCausalLM)
+    assert not own_generate_skips_defaults(MusicgenForConditionalGeneration)  # merges them itself
+    assert not own_generate_skips_defaults(GPT2LMHeadModel)
+    config = json.loads((built["out"] / "musicgen" / "MusicgenForConditionalGeneration" / "config.json").read_text())
+    model = MusicgenForCausalLM(MusicgenDecoderConfig(**config["decoder"]))
+    assert model.generation_config.num_return_sequences is None  # what its generate expanded by
+    complete_generation_config(model, None)
+    assert model.generation_config.num_return_sequences == 1
+    assert not model.generation_config._from_model_config  # saved as generation_config.json
+    levels = arch_levels(built, "musicgen", "MusicgenForCausalLM")
+    assert levels["generate"] == "ok"
+    assert levels["pipeline"]["text-generation"].startswith("skipped: ")
+
+
+@pytest.mark.slow  # builds real models
+def test_custom_generate_gets_the_global_generation_defaults(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # MusicGen's decoder reads num_return_sequences from its generation config as saved.
+    entry = build_selected(tmp_path_factory, "musicgen", ("MusicgenForCausalLM",), {"forward", "generate"})
+    assert levels_of(entry, "MusicgenForCausalLM")["generate"] == OK
+    gen = json.loads((Path(entry["out"]) / "MusicgenForCausalLM" / "generation_config.json").read_text())
+    assert gen["num_return_sequences"] == 1
