@@ -10,7 +10,8 @@ import pytest
 
 from conftest import arch_errors, build_in_process, build_selected, levels_of, run_cli
 from tinymodels.errors import UsageError
-from tinymodels.validate.levels import ALL, OK, parse_levels
+from tinymodels.options import ALL, parse_levels
+from tinymodels.validate.levels import OK
 
 
 def test_parse_levels() -> None:

@@ -54,7 +54,8 @@ def run_stage(stage: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 def error_entry(err: StageError) -> dict[str, Any]:
     """The result entry of one architecture stopped by `err`."""
-    from tinymodels.validate.levels import FAILED, LEVELS
+    from tinymodels.options import LEVELS
+    from tinymodels.validate.levels import FAILED
 
     out: dict[str, Any] = {"model": None, "checkpoint": None, "error": [f"[{err.stage}] {err}", err.trace],
                            "category": err.category}

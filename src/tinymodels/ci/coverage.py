@@ -41,7 +41,8 @@ def auto_mapped_line(report: Mapping[str, Entry], pairs: Sequence[tuple[str, str
 def level_counts(report: Mapping[str, Entry]) -> dict[str, Counter[str]]:
     """Per validation level: how many architectures (pipeline: (architecture, task) pairs) passed,
     failed or were skipped. Entries from before levels existed count as `load` and `forward`."""
-    from tinymodels.validate.levels import FAILED, LEVELS, OK
+    from tinymodels.options import LEVELS
+    from tinymodels.validate.levels import FAILED, OK
 
     counts: dict[str, Counter[str]] = {level: Counter() for level in LEVELS}
     for entry in report.values():

@@ -15,9 +15,9 @@ from tinymodels.options import (
     DEFAULT_TIMEOUT,
     DEFAULT_VOCAB_SIZE,
     BuildOptions,
+    parse_levels,
 )
 from tinymodels.preprocess.originals import parse_originals
-from tinymodels.validate.levels import parse_levels
 
 HELP = "build and validate tiny models for model types"
 DESCRIPTION = """\

@@ -151,7 +151,7 @@ def compute(model_type: str, options: BuildOptions, corpus: str, versions: dict[
     `corpus` is `corpus.corpus_id(options.corpus)` and `versions` `library_versions()`,
     passed in so that a run over hundreds of types computes them once.
     """
-    from tinymodels.validate.levels import spelled
+    from tinymodels.options import spelled
 
     repo = options.transformers_repo
     # The source option only when it is not the default, so blank outputs keep their fingerprints;
