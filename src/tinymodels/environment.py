@@ -84,7 +84,7 @@ def worker_max_rss_mb(default: int) -> int:
 
 
 def fault_inject() -> str | None:
-    """`TINYMODELS_FAULT_INJECT`: the raw fault specification (parsed by `workers.parse_faults`)."""
+    """`TINYMODELS_FAULT_INJECT`: the raw fault specification (parsed by `run.worker_process.parse_faults`)."""
     return _raw("TINYMODELS_FAULT_INJECT")
 
 

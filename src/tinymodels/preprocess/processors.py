@@ -29,7 +29,7 @@ class Processors:
     video_processor: Any = None
     processor: Any = None
     warnings: list[str] = field(default_factory=list)
-    # The chat format whose template the tokenizer/processor carry (`fidelity.chat`), if any.
+    # The chat format whose template the tokenizer/processor carry (`validate/chat.py`), if any.
     chat_format: str | None = None
     # Report fields saying where the tokenizer/processors came from (`originals.Source.record`).
     sources: dict[str, Any] = field(default_factory=dict)

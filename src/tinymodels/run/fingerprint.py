@@ -39,7 +39,8 @@ STAMP_FORMAT: Final[int] = 2
 # Libraries whose version can change what a build writes (configs, tokenizers, weights, processors).
 LIBRARIES: Final[tuple[str, ...]] = ("transformers", "tokenizers", "torch", "sentencepiece", "safetensors", "timm")
 # Modules that do not shape what a build writes: editing them must not invalidate outputs.
-NOT_BUILD_CODE: Final[frozenset[str]] = frozenset({"__main__.py", "cli.py", "log.py", "errors.py"})
+# (errors.py does: its `scrub` writes the error messages of result entries.)
+NOT_BUILD_CODE: Final[frozenset[str]] = frozenset({"__main__.py", "cli.py", "log.py"})
 # Sub-packages that run, report or publish builds without shaping them.
 NOT_BUILD_PACKAGES: Final[frozenset[str]] = frozenset({"run", "ci", "hub"})
 

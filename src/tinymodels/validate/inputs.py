@@ -9,6 +9,7 @@ whose forward takes an inference session get a session maker built on their proc
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from typing import Any
@@ -247,7 +248,11 @@ def pixel_rank(model: Any) -> int | None:
     return None
 
 
+@functools.cache
 def class_source(cls: type) -> str:
+    """The source of a class, or "" when it has none. Cached: every architecture of a type asks for
+    the same classes (the model's and each sub-module's), and `inspect.getsource` re-tokenizes the
+    whole module each time (~7% of a forward-level build in the profile)."""
     try:
         return inspect.getsource(cls)
     except (OSError, TypeError):
