@@ -122,6 +122,18 @@ def build_selected(factory: pytest.TempPathFactory, model_type: str, archs: tupl
     return {**entry, "out": out}
 
 
+def arch_folder(built: dict[str, Any], model_type: str, arch: str) -> Path:
+    """The folder of one architecture in a `build_in_process` result."""
+    return built["out"] / model_type / arch
+
+
+def arch_json(built: dict[str, Any], model_type: str, arch: str, name: str) -> dict[str, Any]:
+    """A JSON file (config, generation config, tokenizer config…) of one built architecture."""
+    import json
+
+    return json.loads((arch_folder(built, model_type, arch) / name).read_text())
+
+
 def levels_of(entry: dict[str, Any], arch: str) -> dict[str, Any]:
     """The per-level results of one architecture of a `build_selected` entry, which must have no error."""
     info = entry["pytorch"][arch]

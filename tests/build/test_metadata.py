@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import arch_levels, build_in_process, build_selected, levels_of
+from conftest import arch_folder, arch_json, arch_levels, build_in_process, build_selected, levels_of
 from tinymodels.validate.levels import OK
 
 TYPES = ("gpt2", "llama", "roberta", "modernbert", "musicgen")
@@ -21,20 +21,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return build_in_process(tmp_path_factory, "metadata", TYPES)
 
 
-def _folder(built: dict[str, Any], model_type: str, arch: str) -> Path:
-    return built["out"] / model_type / arch
-
-
-def _json(built: dict[str, Any], model_type: str, arch: str, name: str) -> dict[str, Any]:
-    return json.loads((_folder(built, model_type, arch) / name).read_text())
-
-
 def test_decoder_classifier_pads_with_eos_and_trains_on_a_padded_batch(built: dict[str, Any]) -> None:
     from transformers import AutoTokenizer
 
     for model_type, arch in (("gpt2", "GPT2ForSequenceClassification"), ("llama", "LlamaForSequenceClassification")):
-        config = _json(built, model_type, arch, "config.json")
-        tokenizer = AutoTokenizer.from_pretrained(_folder(built, model_type, arch))
+        config = arch_json(built, model_type, arch, "config.json")
+        tokenizer = AutoTokenizer.from_pretrained(arch_folder(built, model_type, arch))
         assert tokenizer.pad_token == tokenizer.eos_token
         assert config["pad_token_id"] == tokenizer.pad_token_id
         levels = built[model_type]["pytorch"][arch]["levels"]
@@ -48,19 +40,19 @@ def test_model_max_length_follows_the_position_table(built: dict[str, Any]) -> N
     from transformers import AutoTokenizer
     from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
-    gpt2 = AutoTokenizer.from_pretrained(_folder(built, "gpt2", "GPT2Model"))
-    assert gpt2.model_max_length == _json(built, "gpt2", "GPT2Model", "config.json")["n_positions"]
+    gpt2 = AutoTokenizer.from_pretrained(arch_folder(built, "gpt2", "GPT2Model"))
+    assert gpt2.model_max_length == arch_json(built, "gpt2", "GPT2Model", "config.json")["n_positions"]
     # RoPE models have no table to outgrow: unset, as real checkpoints of the family.
-    assert AutoTokenizer.from_pretrained(_folder(built, "llama", "LlamaModel")).model_max_length == VERY_LARGE_INTEGER
+    assert AutoTokenizer.from_pretrained(arch_folder(built, "llama", "LlamaModel")).model_max_length == VERY_LARGE_INTEGER
     # RoBERTa numbers positions after the padding index: its table holds pad_token_id + 1 fewer tokens.
-    config = _json(built, "roberta", "RobertaModel", "config.json")
-    roberta = AutoTokenizer.from_pretrained(_folder(built, "roberta", "RobertaModel"))
+    config = arch_json(built, "roberta", "RobertaModel", "config.json")
+    roberta = AutoTokenizer.from_pretrained(arch_folder(built, "roberta", "RobertaModel"))
     assert roberta.model_max_length == config["max_position_embeddings"] - config["pad_token_id"] - 1
 
 
 def test_generation_config_carries_the_pad_id(built: dict[str, Any]) -> None:
-    gen = _json(built, "llama", "LlamaForCausalLM", "generation_config.json")
-    config = _json(built, "llama", "LlamaForCausalLM", "config.json")
+    gen = arch_json(built, "llama", "LlamaForCausalLM", "generation_config.json")
+    config = arch_json(built, "llama", "LlamaForCausalLM", "config.json")
     assert gen["pad_token_id"] == config["pad_token_id"] is not None
     assert gen["eos_token_id"] == config["eos_token_id"]
 
@@ -68,7 +60,7 @@ def test_generation_config_carries_the_pad_id(built: dict[str, Any]) -> None:
 def test_masked_lm_heads_get_a_mask_token(built: dict[str, Any]) -> None:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(_folder(built, "modernbert", "ModernBertForMaskedLM"))
+    tokenizer = AutoTokenizer.from_pretrained(arch_folder(built, "modernbert", "ModernBertForMaskedLM"))
     assert tokenizer.mask_token is not None
     assert built["modernbert"]["pytorch"]["ModernBertForMaskedLM"]["levels"]["pipeline"] == {"fill-mask": "ok"}
     assert any("mask token" in w for w in built["modernbert"]["warnings"])

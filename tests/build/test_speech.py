@@ -4,12 +4,11 @@ language tokens, SeamlessM4T's language maps, and Bark's sub-model generation co
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import arch_levels, build_in_process, build_selected, levels_of
+from conftest import arch_folder, arch_json, arch_levels, build_in_process, build_selected, levels_of
 from tinymodels.validate.levels import OK
 
 TYPES = ("whisper", "seamless_m4t_v2")
@@ -20,21 +19,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return build_in_process(tmp_path_factory, "speech", TYPES)
 
 
-def _folder(built: dict[str, Any], model_type: str, arch: str) -> Path:
-    return built["out"] / model_type / arch
-
-
-def _json(built: dict[str, Any], model_type: str, arch: str, name: str) -> dict[str, Any]:
-    return json.loads((_folder(built, model_type, arch) / name).read_text())
-
-
 def test_whisper_carries_what_timestamps_and_languages_need(built: dict[str, Any]) -> None:
     import numpy as np
     from transformers import pipeline
 
-    folder = _folder(built, "whisper", "WhisperForConditionalGeneration")
-    gen = _json(built, "whisper", "WhisperForConditionalGeneration", "generation_config.json")
-    config = _json(built, "whisper", "WhisperForConditionalGeneration", "config.json")
+    folder = arch_folder(built, "whisper", "WhisperForConditionalGeneration")
+    gen = arch_json(built, "whisper", "WhisperForConditionalGeneration", "generation_config.json")
+    config = arch_json(built, "whisper", "WhisperForConditionalGeneration", "config.json")
     asr = pipeline("automatic-speech-recognition", model=str(folder), device="cpu")
     tokenizer = asr.tokenizer
     assert gen["no_timestamps_token_id"] == tokenizer.convert_tokens_to_ids("<|notimestamps|>")

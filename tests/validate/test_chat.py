@@ -4,13 +4,11 @@ processor requires it), and decision heads that get a template but no chat level
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import arch_levels, build_in_process
+from conftest import arch_folder, arch_json, arch_levels, build_in_process
 
 TYPES = ("qwen2", "gpt2", "roberta", "llava", "hunyuan_vl", "cosmos3_edge", "jev")
 
@@ -20,24 +18,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return build_in_process(tmp_path_factory, "chat", TYPES)
 
 
-def _folder(built: dict[str, Any], model_type: str, arch: str) -> Path:
-    return built["out"] / model_type / arch
-
-
-def _json(built: dict[str, Any], model_type: str, arch: str, name: str) -> dict[str, Any]:
-    return json.loads((_folder(built, model_type, arch) / name).read_text())
-
-
 def test_chat_template_uses_the_family_format_and_known_tokens(built: dict[str, Any]) -> None:
     from transformers import AutoTokenizer
 
-    folder = _folder(built, "qwen2", "Qwen2ForCausalLM")
+    folder = arch_folder(built, "qwen2", "Qwen2ForCausalLM")
     tokenizer = AutoTokenizer.from_pretrained(folder)
     messages = [{"role": "user", "content": "Hi"}]
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     assert text == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     ids = tokenizer.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])
-    vocab = _json(built, "qwen2", "Qwen2ForCausalLM", "config.json")["vocab_size"]
+    vocab = arch_json(built, "qwen2", "Qwen2ForCausalLM", "config.json")["vocab_size"]
     assert all(tokenizer.unk_token_id != i < vocab for i in ids)
     assert built["qwen2"]["chat_template"] == "chatml"
     assert built["gpt2"]["chat_template"] == "generic"
@@ -53,7 +43,7 @@ def test_vlm_chat_round_renders_the_processors_image_placeholder(built: dict[str
 
     arch = "LlavaForConditionalGeneration"
     assert built["llava"]["pytorch"][arch]["levels"]["chat"] == "ok"
-    processor = AutoProcessor.from_pretrained(_folder(built, "llava", arch))
+    processor = AutoProcessor.from_pretrained(arch_folder(built, "llava", arch))
     text = processor.apply_chat_template(sample_messages(("image",)), add_generation_prompt=True, tokenize=False)
     assert text.count(processor.image_token) == 1
 
