@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from typing import Any, Final
+from typing import Any, Final, cast
 
 PAD_TOKEN: Final[str] = "<pad>"
 # Config fields that say the text model rotates positions (RoPE) instead of looking them up.
@@ -128,7 +128,7 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
         return
     for key, value in (family or {}).items():
         setattr(gen, key, value)
-    if own_generate_skips_defaults(type(model)):
+    if own_generate_skips_defaults(cast(type, type(model))):  # (cast: mypy takes type[Any] for unhashable)
         # Its `generate` reads the generation config as saved (MusicGen's decoder expands by
         # `num_return_sequences`): the checkpoint carries transformers' defaults, as older ones did.
         for key, value in gen._get_default_generation_params().items():
@@ -165,7 +165,7 @@ def _code_without_docstring(source: str) -> str:
     import ast
     import textwrap
 
-    func = ast.parse(textwrap.dedent(source)).body[0]
+    func: Any = ast.parse(textwrap.dedent(source)).body[0]  # a def, whose `body` is replaced below
     body = getattr(func, "body", [])
     if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
         func.body = body[1:] or [ast.Pass()]

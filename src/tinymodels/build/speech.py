@@ -16,7 +16,7 @@ which the pipeline level passes too. Which family a model type belongs to is
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypeGuard, cast
 
 from tinymodels.config.walk import config_tree
 
@@ -28,9 +28,9 @@ CONTROL: Final[tuple[str, ...]] = ("<|startoflm|>", "<|startofprev|>", "<|nocapt
 NO_TIMESTAMPS: Final[str] = "<|notimestamps|>"
 
 
-def has_speech_tokens(family: dict[str, Any] | None) -> bool:
+def has_speech_tokens(family: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     """Whether the family adds Whisper-style tokens (languages, tasks, timestamps)."""
-    return bool(family) and "languages" in family
+    return bool(family) and "languages" in cast("dict[str, Any]", family)  # (not None: `bool` checked it)
 
 
 def _languages(count: int) -> list[str]:
@@ -80,7 +80,7 @@ def _table_keys(config: Any, name: str, spec: dict[str, Any]) -> list[str]:
 
 def table_tokens(family: dict[str, Any] | None) -> list[str]:
     """The tokens the family's `token` tables name (`__eng__`), for the tokenizer to hold."""
-    out = []
+    out: list[str] = []
     for spec in ((family or {}).get("tables") or {}).values():
         if spec.get("token"):
             out.extend(str(spec["token"]).format(key=k) for k in spec.get("keys") or ())

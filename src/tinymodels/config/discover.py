@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, cast
 
 from tinymodels.config.walk import sub_config_classes
 from tinymodels.errors import UnknownModelTypeError
@@ -65,7 +66,7 @@ def _drop_aliases(types: list[str]) -> list[str]:
     by_config: dict[str, list[str]] = {}
     for t in types:
         by_config.setdefault(CONFIG_MAPPING_NAMES[t], []).append(t)
-    drop = set()
+    drop: set[str] = set()
     for group in by_config.values():
         if len(group) > 1:
             canonical = config_class(group[0]).model_type
@@ -93,7 +94,8 @@ def _as_names(value: object) -> list[str]:
         return []
     if isinstance(value, str):
         return [value]
-    return [v for v in value if isinstance(v, str)]  # type: ignore[union-attr]
+    # Neither None nor a str: a tuple or list of names (the mappings hold nothing else).
+    return [v for v in cast(Iterable[object], value) if isinstance(v, str)]
 
 
 @functools.cache
@@ -365,7 +367,7 @@ def modular_parents(model_type: str) -> tuple[str, ...]:
     return tuple(parents)
 
 
-def config_class(model_type: str) -> type:
+def config_class(model_type: str) -> type[Any]:
     """The config class of `model_type`."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tinymodels.config.discover import ProcessorClasses
@@ -23,7 +23,7 @@ class ModelType:
     """One model type as transformers and our knowledge files describe it."""
 
     name: str
-    config_class: type
+    config_class: type[Any]
     # Architecture class name -> the auto mappings that register it (`discover.architecture_mappings`).
     architectures: Mapping[str, tuple[str, ...]]
     # Its per-type knowledge entry, None when it has none.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from tinymodels.config.repair_fields import (
     repair_code_ranges,
@@ -76,8 +76,9 @@ def repair_image_scaled_sizes(tiny: dict[str, Any], defaults: dict[str, Any]) ->
     pattern = re.compile("|".join(f"(?:{k})" for k in keys))
     pairs = list(with_defaults(tiny, defaults))
     # Feature maps follow the patch grid (side / patch), which also shrinks with a ViT's patch.
-    ratio = next(((_side(d["image_size"]) / (_side(d.get("patch_size")) or 1))
-                  / (_side(dflt["image_size"]) / (_side(dflt.get("patch_size")) or 1)) for d, dflt in pairs
+    # (`_side` is not None there: the condition below checked both image sizes.)
+    ratio = next(((cast(int, _side(d["image_size"])) / (_side(d.get("patch_size")) or 1))
+                  / (cast(int, _side(dflt["image_size"])) / (_side(dflt.get("patch_size")) or 1)) for d, dflt in pairs
                   if _side(d.get("image_size")) and _side(dflt.get("image_size"))
                   and _side(d["image_size"]) != _side(dflt["image_size"])), None)
     if ratio is None:

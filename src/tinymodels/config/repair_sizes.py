@@ -11,7 +11,7 @@ import inspect
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tinymodels.config.shrink import is_int, rule_pattern
 from tinymodels.knowledge import repair_rules
@@ -60,7 +60,7 @@ def _mentions_mrope(model_type: str) -> bool:
         from tinymodels.config.discover import config_class
 
         source = inspect.getsourcefile(config_class(model_type))
-        return bool(source) and "mrope_section" in Path(source).read_text(encoding="utf-8")
+        return bool(source) and "mrope_section" in Path(cast(str, source)).read_text(encoding="utf-8")
     except Exception:  # noqa: BLE001 - unknown type, no source, unreadable file: only a hint, nothing to add
         return False
 
@@ -148,8 +148,11 @@ def repair_ratios(d: dict[str, Any], defaults: dict[str, Any]) -> None:
         *parents, last = rule["value"].split(".")
         holder = _get_path(d, ".".join(parents)) if parents else d
         value, default = _get_path(d, rule["value"]), _get_path(defaults, rule["value"])
-        num, den = d.get(rule["num"]), d.get(rule["den"])
-        dnum, dden = defaults.get(rule["num"]), defaults.get(rule["den"])
+        # Any, not Optional: the `all(is_int(v) ...)` below rules None out, which mypy cannot follow.
+        num: Any = d.get(rule["num"])
+        den: Any = d.get(rule["den"])
+        dnum: Any = defaults.get(rule["num"])
+        dden: Any = defaults.get(rule["den"])
         if not (isinstance(holder, dict) and isinstance(value, float) and isinstance(default, float)
                 and all(is_int(v) and v > 0 for v in (num, den, dnum, dden))):
             continue

@@ -8,13 +8,13 @@ repairs (`repair.py`) and the tiny config (`tiny_config.py`) both build on it.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from tinymodels.config.walk import is_subconfig
 from tinymodels.knowledge import shrink_rules
 
 
-def is_int(v: Any) -> bool:
+def is_int(v: Any) -> TypeGuard[int]:
     """An integer field value (a bool is not one)."""
     return isinstance(v, int) and not isinstance(v, bool)
 

@@ -61,7 +61,7 @@ def _enable_subconfigs(model_type: str, defaults: dict[str, Any], override_confi
     for key, value in override_config.items():
         if value != {} or defaults.get(key) is not None:
             continue
-        sub = subs.get(key)
+        sub: Any = subs.get(key)  # a config class, or None (then the `isinstance` below fails)
         declared = getattr(specs.get(key), "model_type", None)
         if isinstance(getattr(sub, "model_type", None), str) and sub.model_type:
             defaults[key] = sub().to_dict()

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from tinymodels.hub.session import http_timeout
 
@@ -146,7 +146,7 @@ def inspect_repo(api: Any, repo_id: str, files: list[LocalFile], look_in_prs: bo
     if look_in_prs:
         refs = api.list_repo_refs(repo_id, include_pull_requests=True)
         prs = sorted(((_pr_number(r.ref), r) for r in refs.pull_requests or [] if _pr_number(r.ref) is not None),
-                     key=lambda p: p[0], reverse=True)
+                     key=lambda p: cast(int, p[0]), reverse=True)  # (None filtered out above)
         for number, ref in prs[:MAX_PRS_INSPECTED]:
             pr = _remote_ref(api, repo_id, revision=ref.ref)
             if not changed_files(files, pr):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from tinymodels import __version__, environment, log
 from tinymodels.errors import UploadError
@@ -56,6 +56,9 @@ from tinymodels.run.reports import (
     load_report,
     write_reports,
 )
+
+if TYPE_CHECKING:
+    from tinymodels.run.report_types import ArchEntry, Entry, Report
 
 REPO_PREFIX: Final[str] = "tiny-random-"
 DEFAULT_MAX_WORKERS: Final[int] = 4
@@ -105,8 +108,8 @@ class _Target:
     architecture: str
     model_dir: str
     folder: Path
-    info: Mapping[str, Any]
-    entry: Mapping[str, Any]
+    info: ArchEntry
+    entry: Entry
 
 
 # --------------------------------------------------------------------------- what to publish
@@ -117,7 +120,7 @@ def repo_id_for(organization: str, folder_name: str) -> str:
     return f"{organization}/{REPO_PREFIX}{folder_name}"
 
 
-def find_targets(output: Path, report: Mapping[str, Mapping[str, Any]]) -> tuple[list[_Target], list[str]]:
+def find_targets(output: Path, report: Report) -> tuple[list[_Target], list[str]]:
     """OK architectures whose folder exists, and warnings for the ones skipped."""
     root = output.resolve()
     targets: list[_Target] = []
@@ -125,7 +128,7 @@ def find_targets(output: Path, report: Mapping[str, Mapping[str, Any]]) -> tuple
     seen: set[Path] = set()
     for config_class, entry in report.items():
         for arch, info in (entry.get("pytorch") or {}).items():
-            if not isinstance(info, Mapping) or not arch_ok(info):
+            if not isinstance(cast(object, info), Mapping) or not arch_ok(info):  # (JSON: may hold anything)
                 continue
             checkpoint = info.get("checkpoint")
             if not checkpoint:
@@ -252,7 +255,8 @@ def _update_reports(output: Path, summary: UploadSummary) -> None:
     root = output.resolve()
     for entry in report.values():
         for info in (entry.get("pytorch") or {}).values():
-            checkpoint = info.get("checkpoint") if isinstance(info, dict) else None
+            # (`object`: a report read back from JSON may hold anything here, so the check stays.)
+            checkpoint = info.get("checkpoint") if isinstance(cast(object, info), dict) else None
             if not checkpoint:
                 continue
             path = Path(checkpoint)
@@ -266,8 +270,8 @@ def _update_reports(output: Path, summary: UploadSummary) -> None:
                 continue
             if result.status == "failed":
                 # Whatever an earlier run recorded no longer describes this content.
-                for key in ("sha", "pr_url"):
-                    info.pop(key, None)
+                info.pop("sha", None)
+                info.pop("pr_url", None)
                 continue
             info["sha"] = result.sha
             info["repo_id"] = result.repo_id

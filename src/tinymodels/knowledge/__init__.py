@@ -53,7 +53,10 @@ def _validator() -> Any:
     """The Draft 2020-12 validator of `knowledge.schema.json` (the schema itself checked first)."""
     import jsonschema  # only when a file loads: `tinymodels --help` does not need it
 
-    schema = json.loads(resources.files(PACKAGE).joinpath("resources", SCHEMA).read_text(encoding="utf-8"))
+    # (Several parts to `joinpath`: typeshed allows them from Python 3.11; on 3.10 a regular package's
+    # `files()` is a `pathlib.Path`, which takes them too.)
+    schema = json.loads(resources.files(PACKAGE).joinpath("resources", SCHEMA).read_text(  # type: ignore[call-arg]
+        encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
@@ -107,7 +110,7 @@ def validate_resource(name: str, data: Any) -> dict[str, Any]:
 
 def load_resource(name: str) -> dict[str, Any]:
     """A YAML file of `resources/`, a mapping at top level, duplicate keys refused, schema-checked."""
-    text = resources.files(PACKAGE).joinpath("resources", name).read_text(encoding="utf-8")
+    text = resources.files(PACKAGE).joinpath("resources", name).read_text(encoding="utf-8")  # type: ignore[call-arg]  # (see `_validator`)
     return validate_resource(name, load_yaml_text(text) or {})
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from tinymodels.config.walk import config_tree
 
@@ -58,7 +58,7 @@ def _resized(size: Any, target: int) -> dict[str, int] | None:
     """Replace every set dimension of a size dict/SizeDict by `target`."""
     if size is None:
         return None
-    items = dataclasses.asdict(size) if dataclasses.is_dataclass(size) else dict(size)
+    items = dataclasses.asdict(cast(Any, size)) if dataclasses.is_dataclass(size) else dict(size)
     items = {k: v for k, v in items.items() if v is not None}
     if not items:
         return None
@@ -116,12 +116,12 @@ def _find_image_size_dict(tiny: dict[str, Any]) -> int:
     return DEFAULT_IMAGE_SIZE
 
 
-def _valid_kwargs(cls: type) -> set[str]:
+def _valid_kwargs(cls: type[Any]) -> set[str]:
     valid = getattr(cls, "valid_kwargs", None)
     return set(getattr(valid, "__annotations__", {}) or {})
 
 
-def image_config_kwargs(cls: type, default: Any, config: Any) -> dict[str, Any]:
+def image_config_kwargs(cls: type[Any], default: Any, config: Any) -> dict[str, Any]:
     """Image/video processor kwargs the config also defines (patch size, merge size, image sequence
     length…): patches are cut by the processor but embedded by the model, so both must agree."""
     kwargs: dict[str, Any] = {}
@@ -209,7 +209,7 @@ def timm_pretrained_cfg(config: Any) -> dict[str, Any] | None:
 _DERIVED_KWARGS: dict[str, Any] = {"clusters": color_clusters, "pretrained_cfg": timm_pretrained_cfg}
 
 
-def _required_kwargs(cls: type, config: Any) -> dict[str, Any]:
+def _required_kwargs(cls: type[Any], config: Any) -> dict[str, Any]:
     """Derived values for the `__init__` arguments the class has no default for (timm's
     `pretrained_cfg`), so that even its default instance can be made."""
     params = inspect.signature(cls.__init__).parameters.values()
@@ -219,7 +219,7 @@ def _required_kwargs(cls: type, config: Any) -> dict[str, Any]:
     return {k: v for k, v in derived.items() if v is not None}
 
 
-def _offline_kwargs(cls: type, default: Any, config: Any) -> dict[str, Any]:
+def _offline_kwargs(cls: type[Any], default: Any, config: Any) -> dict[str, Any]:
     """Offline settings and derived data for the class's kwargs it has no usable default for."""
     kwargs: dict[str, Any] = {}
     names = _valid_kwargs(cls) | set(inspect.signature(cls.__init__).parameters)
@@ -234,7 +234,7 @@ def _offline_kwargs(cls: type, default: Any, config: Any) -> dict[str, Any]:
     return kwargs
 
 
-def _pixel_size_kwargs(cls: type, default: Any) -> list[str]:
+def _pixel_size_kwargs(cls: type[Any], default: Any) -> list[str]:
     """The processor's image-size settings: `size`, `crop_size` and every other `*_size` holding a
     size dict (SAM's `pad_size` 1024, DeepSeek-VL's `high_res_size`): each ends up as the image the
     model sees, so each follows the tiny image size. Only sizes larger than any tiny image count
@@ -245,7 +245,7 @@ def _pixel_size_kwargs(cls: type, default: Any) -> list[str]:
         current = getattr(default, name, None)
         if not name.endswith("_size") or name in names or name.startswith("mask") or current is None:
             continue
-        edges = dataclasses.asdict(current) if dataclasses.is_dataclass(current) else current
+        edges = dataclasses.asdict(cast(Any, current)) if dataclasses.is_dataclass(current) else current
         if isinstance(edges, dict) and any(isinstance(v, int) and v > MAX_IMAGE_SIZE for v in edges.values()):
             names.append(name)
     return names
@@ -323,7 +323,7 @@ def _config_value(config: Any, name: str) -> Any:
     return None
 
 
-def processor_config_kwargs(cls: type, config: Any) -> dict[str, Any]:
+def processor_config_kwargs(cls: type[Any], config: Any) -> dict[str, Any]:
     """Processor `__init__` parameters the model config also defines (patch size, image sequence
     length, feature select strategy…): a checkpoint's processor config repeats them, so they
     must follow the tiny config."""

@@ -73,7 +73,7 @@ def class_knowledge() -> dict[str, dict[str, Any]]:
     return data
 
 
-def _transformers_class(name: str) -> type:
+def _transformers_class(name: str) -> type[Any]:
     import transformers
 
     cls = getattr(transformers, name, None)
@@ -82,7 +82,7 @@ def _transformers_class(name: str) -> type:
     return cls
 
 
-def _generic_backend(corpus: Sequence[str], vocab_size: int, cls: type | None = None) -> Any:
+def _generic_backend(corpus: Sequence[str], vocab_size: int, cls: type[Any] | None = None) -> Any:
     """A byte-level BPE wrapped as `cls` (default: the generic `TokenizersBackend`)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
@@ -118,7 +118,7 @@ def _char_vocab(corpus: Sequence[str], vocab_size: int, specials: Sequence[str])
 _BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def _default_tokens(cls: type) -> list[str]:
+def _default_tokens(cls: type[Any]) -> list[str]:
     """The string defaults of the class's `*_token` init arguments, in signature order."""
     import inspect
 
@@ -126,7 +126,7 @@ def _default_tokens(cls: type) -> list[str]:
     return [p.default for p in params if p.name.endswith("_token") and isinstance(p.default, str) and p.default]
 
 
-def _files_for(cls: type, corpus: Sequence[str], vocab_size: int, workdir: Path) -> dict[str, str]:
+def _files_for(cls: type[Any], corpus: Sequence[str], vocab_size: int, workdir: Path) -> dict[str, str]:
     """Generate the vocabulary files a file-based tokenizer class asks for."""
     names: dict[str, str] = dict(getattr(cls, "vocab_files_names", {}) or {})
     kwargs: dict[str, str] = {}
@@ -203,7 +203,7 @@ def _sentencepiece_model(corpus: Sequence[str], vocab_size: int, workdir: Path) 
     return path
 
 
-def _own_pipeline(cls: type) -> bool:
+def _own_pipeline(cls: type[Any]) -> bool:
     """Whether a `TokenizersBackend` subclass builds its own pipeline (an `__init__` below the base)."""
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
@@ -225,7 +225,7 @@ def _scored_pieces(value: Any) -> Any:
     return value
 
 
-def _build_class(cls: type, corpus: Sequence[str], vocab_size: int) -> tuple[Any, bool]:
+def _build_class(cls: type[Any], corpus: Sequence[str], vocab_size: int) -> tuple[Any, bool]:
     """A trained tokenizer of `cls` and whether its vocabulary is the class's own fixed one."""
     from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
@@ -302,7 +302,7 @@ def encode_text(tokenizer: Any, text: str) -> list[Any]:
     return tokenizer(text)["input_ids"]
 
 
-def _save_checked(tok: Any, cls: type, vocab_size: int, fixed_vocab: bool) -> str:
+def _save_checked(tok: Any, cls: type[Any], vocab_size: int, fixed_vocab: bool) -> str:
     """Save `tok`, reload it as `cls` and check its size: a class failing here falls back too."""
     if not fixed_vocab and len(tok) > vocab_size:
         raise TokenizerBuildError(f"trained tokenizer has {len(tok)} tokens (> {vocab_size})")

@@ -125,7 +125,7 @@ def type_facts(model_type: str, options: BuildOptions) -> TypeFacts:
 
 def facts_from_stamp(stamp: dict[str, Any]) -> TypeFacts | None:
     """The `TypeFacts` a stamp was computed with (valid while the rest of its fingerprint matches)."""
-    fp = stamp.get("fingerprint")
+    fp: Any = stamp.get("fingerprint")  # (Any: a dict wherever `archs` below is a list)
     archs = fp.get("architectures") if isinstance(fp, dict) else None
     if not isinstance(archs, list):
         return None

@@ -46,10 +46,10 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from tinymodels import environment, log
 from tinymodels.options import BuildOptions
@@ -66,6 +66,7 @@ from tinymodels.run.progress import Progress
 from tinymodels.run.reports import CREATION_REPORT, arch_ok, load_report, write_reports
 
 if TYPE_CHECKING:
+    from tinymodels.run.report_types import Entry
     from tinymodels.run.workers import WorkerPool
 
 STATS_ENV: Final[str] = "TINYMODELS_RUN_STATS"
@@ -93,7 +94,7 @@ def failure_entry(model_type: str, options: BuildOptions, category: str, message
     return config_name, entry
 
 
-def entry_failed(entry: dict[str, Any]) -> bool:
+def entry_failed(entry: Mapping[str, Any]) -> bool:
     """True when any architecture failed, or the type failed as a whole."""
     archs = entry.get("pytorch", {})
     return any("error" in info for info in archs.values()) or bool(entry.get("error") and not archs)
@@ -286,7 +287,7 @@ def run_build(options: BuildOptions, pool: WorkerPool | None = None) -> int:
                         # next run retries the type; no folder, so the output matches the report.
                         shutil.rmtree(staging, ignore_errors=True)
                         remove_type_dir(options.output, model_type)
-                    report[config_name] = entry
+                    report[config_name] = cast("Entry", entry)  # (a builder entry has its shape)
                     write_reports(options.report_dir, report)
                     failed = entry_failed(entry)
                     any_failed |= failed

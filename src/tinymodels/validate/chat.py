@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -163,7 +164,7 @@ def attach_template(model_type: str, procs: Any) -> str | None:
 def sample_messages(media: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """A system turn, a user turn (with one item per medium) and an assistant turn, then a user turn."""
     items: list[dict[str, Any]] = []
-    makers = {"image": sample_image, "video": sample_video, "audio": sample_audio}
+    makers: dict[str, Callable[[], Any]] = {"image": sample_image, "video": sample_video, "audio": sample_audio}
     for medium in media:
         items.append({"type": medium, medium: makers[medium]()})
     items.append({"type": "text", "text": SAMPLE_TEXT})

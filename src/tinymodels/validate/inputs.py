@@ -263,7 +263,7 @@ def _match_pixel_rank(model: Any, out: dict[str, Any]) -> None:
     """Composite processors batch images as (batch, images, C, H, W) and X-CLIP's cuts a clip into
     (frames, C, H, W); a model unpacking one dimension fewer (a VLM's vision tower) gets the images
     flattened, one dimension more (a video model) gets them as one batch."""
-    pixels = out.get("pixel_values")
+    pixels: Any = out.get("pixel_values")  # (Any: the hasattr check rules None out)
     if not hasattr(pixels, "dim") or pixels.dim() not in (4, 5):
         return
     rank = pixel_rank(model)
@@ -305,10 +305,14 @@ def model_inputs(model: Any, inputs: dict[str, Any], arch: str) -> dict[str, Any
                     and name != "self" and _optional(param):
                 out[name] = None
     _match_pixel_rank(model, out)
+    patches: Any  # (Any: the hasattr checks below rule None out)
+    pixels: Any
     patches, pixels = out.get("patch_attention_mask"), out.get("pixel_values")
     if hasattr(patches, "dim") and hasattr(pixels, "dim") and patches.dim() == pixels.dim():
         # A patch mask per crop (batch, crops, h, w) follows crops flattened into the batch.
         out["patch_attention_mask"] = patches.flatten(0, 1).bool()
+    mask: Any  # (Any: the hasattr checks below rule None out)
+    ids: Any
     mask, ids = out.get("attention_mask"), inputs.get("input_ids")
     if "input_ids" not in params and hasattr(mask, "shape") and hasattr(ids, "shape") and mask.shape == ids.shape:
         # The text's mask (a dual encoder's processor output) is not a mask over a vision

@@ -43,11 +43,11 @@ def fixed_output_length(model: Any, kwargs: dict[str, Any]) -> int | None:
     are padded to that length (as its documentation does); None when logits follow the input."""
     import torch
 
-    ids = kwargs.get("input_ids", kwargs.get("inputs"))
+    ids: Any = kwargs.get("input_ids", kwargs.get("inputs"))  # (Any: the hasattr checks rule None out)
     if not hasattr(ids, "dim") or ids.dim() != 2:
         return None
     with torch.no_grad():
-        logits = getattr(model(**kwargs), "logits", None)
+        logits: Any = getattr(model(**kwargs), "logits", None)
     if not hasattr(logits, "dim") or logits.dim() < 2 or logits.shape[1] == ids.shape[1]:
         return None
     return int(logits.shape[1])
@@ -165,21 +165,23 @@ def run_train(model: Any, arch: str, procs: Processors, mappings: tuple[str, ...
             # derives the decoder's inputs from `input_ids`, not the labels: teacher forcing on the
             # label text, as it is trained.
             kwargs["input_ids"] = kwargs["labels"].masked_fill(kwargs["labels"] == -100, _pad_id(model, procs))
+        labels: Any  # (Any: the hasattr checks below rule None out)
+        prompt: Any
         labels, prompt = kwargs.get("labels"), kwargs.get("decoder_input_ids")
         if hasattr(labels, "shape") and hasattr(prompt, "shape") and tuple(prompt.shape) != tuple(labels.shape):
             # A processor's decoder prompt for generation (Cohere ASR's language and task tokens):
             # trained on labels, a seq2seq head derives its decoder inputs from them.
             kwargs.pop("decoder_input_ids")
             kwargs.pop("decoder_attention_mask", None)
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=1e-2)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=1e-2)
         model.train()
         torch.manual_seed(seed)
         loss = _loss(model(**kwargs))
         if not torch.isfinite(loss):
             raise ValueError(f"loss is {loss.item()}")
         loss.backward()
-        grads = [p.grad for p in params if p.grad is not None]
+        grads = [p.grad for p in trainable if p.grad is not None]
         if not grads:
             raise ValueError("no parameter received a gradient")
         if not all(torch.isfinite(g).all() for g in grads):

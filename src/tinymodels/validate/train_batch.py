@@ -148,11 +148,11 @@ def _padded_batch(procs: Processors, template: str | None, call: dict[str, str |
                 attempts.insert(-1, {**alone, **kwargs.get("audio_kwargs", {})})
             for attempt in attempts:
                 try:
-                    out = dict(procs.processor(**attempt))
+                    made = dict(procs.processor(**attempt))
                 except Exception as exc:  # noqa: BLE001 - the next variant may suit this processor
                     first = first or exc
                     continue
-                return _with_audio_mask(procs.processor, attempt, out)
+                return _with_audio_mask(procs.processor, attempt, made)
         raise first or ValueError("the processor makes no batch")
     out: dict[str, Any] = {}
     if procs.tokenizer is not None:
