@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, cast
 
 from tinymodels.preprocess.processors import Processors
 from tinymodels.preprocess.samples import (
@@ -248,11 +249,15 @@ def pixel_rank(model: Any) -> int | None:
     return None
 
 
-@functools.cache
 def class_source(cls: type) -> str:
     """The source of a class, or "" when it has none. Cached: every architecture of a type asks for
     the same classes (the model's and each sub-module's), and `inspect.getsource` re-tokenizes the
     whole module each time."""
+    return _cached_source(cast(Hashable, cls))  # cast: mypy takes type[Any] for unhashable
+
+
+@functools.cache
+def _cached_source(cls: Any) -> str:
     try:
         return inspect.getsource(cls)
     except (OSError, TypeError):
