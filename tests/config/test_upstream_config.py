@@ -22,7 +22,7 @@ from tinymodels.config.upstream_config import (
 )
 from tinymodels.options import BuildOptions
 
-REPO = Path(__file__).resolve().parent / "fixtures" / "transformers_repo"
+REPO = Path(__file__).resolve().parents[1] / "fixtures" / "transformers_repo"
 
 
 def test_test_file_is_named_after_the_config_file() -> None:
