@@ -99,6 +99,8 @@ def hub() -> Iterator[Any]:
 SCENARIOS = {1: "github-token", 3: "timeout+publish", 8: "app-token"}
 
 
+# Integration: the cache fixture builds eight real types through the CLI.
+@pytest.mark.slow
 @pytest.mark.parametrize("shards", sorted(SCENARIOS), ids=[f"{n}-shards-{SCENARIOS[n]}" for n in sorted(SCENARIOS)])
 def test_pipeline_glue(shards: int, cache: Path, bin_dir: Path, tmp_path: Path, hub: Any) -> None:
     scenario = SCENARIOS[shards]
