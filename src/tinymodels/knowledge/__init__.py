@@ -55,14 +55,16 @@ def load_yaml_text(text: str) -> Any:
 
 @functools.cache
 def _validator() -> Any:
-    """The Draft 2020-12 validator of `knowledge.schema.json` (the schema itself checked first)."""
+    """The Draft 2020-12 validator of `knowledge.schema.json`.
+
+    The schema itself is not checked here: it ships with the package and tests/test_knowledge_schema.py
+    checks it (a tenth of a second on every build otherwise)."""
     import jsonschema  # only when a file loads: `tinymodels --help` does not need it
 
     # (Several parts to `joinpath`: typeshed allows them from Python 3.11; on 3.10 a regular package's
     # `files()` is a `pathlib.Path`, which takes them too.)
     schema = json.loads(resources.files(PACKAGE).joinpath("resources", SCHEMA).read_text(  # type: ignore[call-arg]
         encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
 
