@@ -39,6 +39,9 @@ def _flat(v: Any) -> list[float]:
     ("bert", "max_position_embeddings", 256),
     ("whisper", "max_target_positions", 256),
     ("pegasus", "max_position_embeddings", 256),
+    ("albert", "embedding_size", 16),    # factorized token tables: below the width
+    ("electra", "embedding_size", 16),
+    ("funnel", "block_sizes", 1),
 ])
 def test_capped(model_type: str, key: str, cap: int) -> None:
     values = [x for v in _values(tiny_config_dict(model_type), key) for x in _flat(v)]
@@ -46,18 +49,48 @@ def test_capped(model_type: str, key: str, cap: int) -> None:
     assert max(values) <= cap, f"{model_type}.{key} = {values}, cap {cap}"
 
 
-# Upstream's SwinModelTester (tests/models/swin/test_modeling_swin.py): the architecture the
-# performance issue measured 19x above upstream's test-class size.
+# Upstream's test-class sizes (tests/models/<type>/test_modeling_<type>.py) of the architectures
+# the performance issue and its follow-up measurement found far above them (19x and 3.75x).
 SWIN_TESTER = {"image_size": 32, "patch_size": 2, "embed_dim": 16, "depths": [1, 2, 1],
                "num_heads": [2, 2, 4], "window_size": 2, "mlp_ratio": 2.0}
+SEGFORMER_TESTER = {"image_size": 64, "num_encoder_blocks": 4, "depths": [1, 1, 1, 1], "sr_ratios": [8, 4, 2, 1],
+                    "hidden_sizes": [8, 8, 16, 16], "downsampling_rates": [1, 4, 8, 16],
+                    "num_attention_heads": [1, 1, 2, 2]}
 
 
-def test_swin_within_3x_of_upstreams_test_class() -> None:
-    from transformers import SwinConfig
+@pytest.mark.parametrize(("model_type", "arch", "tester"), [
+    ("swin", "SwinForImageClassification", SWIN_TESTER),
+    ("segformer", "SegformerForImageClassification", SEGFORMER_TESTER),
+])
+def test_within_3x_of_upstreams_test_class(model_type: str, arch: str, tester: dict[str, Any]) -> None:
+    from transformers import AutoConfig
 
-    arch = "SwinForImageClassification"
-    ours = config_from_dict("swin", tiny_config_dict("swin"))
-    theirs = SwinConfig(**SWIN_TESTER)
+    ours = config_from_dict(model_type, tiny_config_dict(model_type))
+    theirs = AutoConfig.for_model(model_type, **tester)
     n_ours = check_size(model_class(arch, ours), ours)
     n_theirs = check_size(model_class(arch, theirs), theirs)
     assert 0 < n_ours <= 3 * n_theirs, f"{arch}: {n_ours:,} parameters, upstream's test class {n_theirs:,}"
+
+
+@pytest.mark.parametrize(("model_type", "total", "part"), [
+    ("squeezebert", "embedding_size", "hidden_size"),  # its encoder asserts the two are equal
+    ("convbert", "embedding_size", "hidden_size"),
+    ("vit", "encoder_stride", "patch_size"),
+    ("deit", "encoder_stride", "patch_size"),
+])
+def test_a_tie_of_the_defaults_survives_the_caps(model_type: str, total: str, part: str) -> None:
+    d = tiny_config_dict(model_type)
+    assert d[total] == d[part], f"{model_type}: {total} = {d[total]}, {part} = {d[part]}"
+
+
+def test_masked_image_modeling_reconstructs_the_image_it_was_given() -> None:
+    """What MIM users do: mask patches, get a loss; ViT refuses unless the stride is the patch."""
+    import torch
+
+    config = config_from_dict("vit", tiny_config_dict("vit"))
+    model = model_class("ViTForMaskedImageModeling", config)(config)
+    pixels = torch.randn(2, config.num_channels, config.image_size, config.image_size)
+    patches = (config.image_size // config.patch_size) ** 2
+    out = model(pixel_values=pixels, bool_masked_pos=torch.ones(2, patches, dtype=torch.bool))
+    assert out.reconstruction.shape == pixels.shape
+    assert torch.isfinite(out.loss)
