@@ -20,6 +20,7 @@ Prints a table and writes JSON to bench-results/bench.json.
     python scripts/bench.py                       # ~60 sampled types, 1 and 2 workers
     python scripts/bench.py --types bert,gpt2,vit # an explicit list
     python scripts/bench.py --full --workers 2    # every model type (long: hours on 2 cores)
+    python scripts/bench.py --src ../old/src      # the same figures for another checkout
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ def build(args: argparse.Namespace, types: list[str] | None, out: Path, workers:
     """One `tinymodels build` run, with the runner's statistics."""
     stats_file = logs / f"{name}.stats.json"
     env = {**os.environ, "TINYMODELS_RUN_STATS": str(stats_file)}
+    if args.src is not None:  # another checkout's package shadows the installed one
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(args.src), env.get("PYTHONPATH"))))
     env.pop("GITHUB_STEP_SUMMARY", None)
     selection = ["--all"] if types is None else types
     cmd = [sys.executable, "-m", "tinymodels", "build", *selection, "-o", str(out), "-j", str(workers),
@@ -202,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results", help="where bench.json goes")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the import, the floor and `build bert` (medians; default 3)")
+    parser.add_argument("--src", type=Path, default=None, metavar="PATH",
+                        help="build with the package in PATH (another checkout's src/), to compare two versions "
+                             "on the same machine in one session")
     parser.add_argument("--skip-import", action="store_true", help="do not time the bare torch import")
     parser.add_argument("--transformers-repo", type=Path, default=None, metavar="PATH",
                         help="a transformers checkout: compare parameter counts with its test-class configs")
