@@ -50,6 +50,25 @@ def test_encoder_patch_size_and_tile_size_follow_the_config() -> None:
     assert pix.patch_size.height == 16
 
 
+@pytest.mark.parametrize(("model_type", "processor"), [
+    ("minicpm_ocr", "MiniCPMOcrImageProcessor"),  # scale_resolution 448: every slice upsized to it
+    ("emu3", "Emu3ImageProcessor"),               # min_pixels 512²: only an __init__ parameter
+])
+def test_pixel_limits_follow_the_tiny_image(model_type: str, processor: str) -> None:
+    """Whatever the processor calls its working resolution, a tiny tower gets tiny images: a
+    64-pixel image stays within a few tiny images' worth of pixels (MiniCPM adds slices beside the
+    overview), never the 448² or 512² the defaults upsize every image or slice to."""
+    import numpy as np
+
+    config = _config(model_type)
+    proc = build_image_processor(processor, config)
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    pixels = proc(images=[image], return_tensors="pt")["pixel_values"]
+    pixels = pixels[0] if isinstance(pixels, list) else pixels
+    per_channel = pixels.numel() // 3
+    assert per_channel <= 8 * 64 * 64, f"{processor}: {tuple(pixels.shape)}"
+
+
 def test_integer_pixel_shuffle_divides_tokens_per_image() -> None:
     tiny, _ = tiny_config_for("idefics3", BuildOptions())
     config = config_from_dict("idefics3", tiny)

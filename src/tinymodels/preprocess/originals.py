@@ -216,9 +216,9 @@ def _retrained_dir(class_name: str, folder: str, corpus_source: str, vocab_size:
 def settings_from(folder: Path, component: str, class_name: str) -> dict[str, Any]:
     """The checkpoint's saved settings of a processor component that `class_name` accepts
     (empty when the checkpoint has no such file); raises SourceError when they are unusable."""
-    import inspect
-
     import transformers
+
+    from tinymodels.preprocess.processors import settable_kwargs
 
     path = folder / _COMPONENT_FILES[component]
     nested = folder / "processor_config.json"
@@ -234,8 +234,7 @@ def settings_from(folder: Path, component: str, class_name: str) -> dict[str, An
             and "sampling_rate" in data:
         raise SourceError(f"{path.name} holds a feature extractor, not an image processor")
     cls = getattr(transformers, class_name)
-    valid = set(getattr(getattr(cls, "valid_kwargs", None), "__annotations__", {}) or {})
-    valid |= set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    valid = settable_kwargs(cls)
     settings = {k: v for k, v in sorted(data.items()) if k in valid and k not in _NOT_SETTINGS}
     try:
         cls(**settings)

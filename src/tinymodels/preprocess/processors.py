@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from tinymodels.config.walk import config_tree
 
@@ -54,12 +54,16 @@ class Processors:
                 obj.save_pretrained(path)
 
 
+def _size_items(size: Any) -> dict[str, Any]:
+    """A size dict, or transformers' `SizeDict` dataclass (5.25 on), as a plain dict; {} otherwise."""
+    if dataclasses.is_dataclass(size) and not isinstance(size, type):
+        return dataclasses.asdict(size)
+    return dict(size) if isinstance(size, dict) else {}
+
+
 def _resized(size: Any, target: int) -> dict[str, int] | None:
     """Replace every set dimension of a size dict/SizeDict by `target`."""
-    if size is None:
-        return None
-    items = dataclasses.asdict(cast(Any, size)) if dataclasses.is_dataclass(size) else dict(size)
-    items = {k: v for k, v in items.items() if v is not None}
+    items = {k: v for k, v in _size_items(size).items() if v is not None}
     if not items:
         return None
     if "shortest_edge" in items and "longest_edge" in items:
@@ -119,6 +123,12 @@ def _find_image_size_dict(tiny: dict[str, Any]) -> int:
 def _valid_kwargs(cls: type[Any]) -> set[str]:
     valid = getattr(cls, "valid_kwargs", None)
     return set(getattr(valid, "__annotations__", {}) or {})
+
+
+def settable_kwargs(cls: type[Any]) -> set[str]:
+    """Every setting the class takes: its `valid_kwargs` and its own `__init__` parameters (Emu3's
+    `min_pixels`/`max_pixels` are only the latter, and `__init__` rebuilds `size` from them)."""
+    return _valid_kwargs(cls) | (set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"})
 
 
 def image_config_kwargs(cls: type[Any], default: Any, config: Any) -> dict[str, Any]:
@@ -222,7 +232,7 @@ def _required_kwargs(cls: type[Any], config: Any) -> dict[str, Any]:
 def _offline_kwargs(cls: type[Any], default: Any, config: Any) -> dict[str, Any]:
     """Offline settings and derived data for the class's kwargs it has no usable default for."""
     kwargs: dict[str, Any] = {}
-    names = _valid_kwargs(cls) | set(inspect.signature(cls.__init__).parameters)
+    names = settable_kwargs(cls)
     for name, value in _OFFLINE_SETTINGS.items():
         if name in names and getattr(default, name, None) != value:
             kwargs[name] = value
@@ -245,8 +255,7 @@ def _pixel_size_kwargs(cls: type[Any], default: Any) -> list[str]:
         current = getattr(default, name, None)
         if not name.endswith("_size") or name in names or name.startswith("mask") or current is None:
             continue
-        edges = dataclasses.asdict(cast(Any, current)) if dataclasses.is_dataclass(current) else current
-        if isinstance(edges, dict) and any(isinstance(v, int) and v > MAX_IMAGE_SIZE for v in edges.values()):
+        if any(isinstance(v, int) and v > MAX_IMAGE_SIZE for v in _size_items(current).values()):
             names.append(name)
     return names
 
@@ -271,10 +280,11 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
         # sequence fits the model's positions.
         target = min(target, _pixel_token_side(config) or target)
     for name in _valid_kwargs(cls):
-        # Other pixel sizes (Aria's max_image_size: 980, LFM2-VL's tile_size: 512) would feed a
-        # tiny tower huge patch grids.
+        # Other pixel sizes (Aria's max_image_size: 980, LFM2-VL's tile_size: 512, MiniCPM's
+        # scale_resolution: 448, to which every image or slice is upsized) would feed a tiny tower
+        # huge patch grids.
         current = getattr(default, name, None)
-        pixels = name.endswith(("image_size", "tile_size"))
+        pixels = name.endswith(("image_size", "tile_size", "resolution"))
         if pixels and name not in kwargs and isinstance(current, int) and current > target:
             kwargs[name] = target
     for attr in _pixel_size_kwargs(cls, default):
@@ -284,13 +294,13 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
         longest = getattr(current, "longest_edge", None) if current is not None else None
         if isinstance(current, dict):
             longest = current.get("longest_edge")
-        areas = current if isinstance(current, dict) else {}
+        areas = _size_items(current)
         if attr == "size" and isinstance(areas.get("min_pixels"), int) and areas["min_pixels"] > target * target:
             # Emu3-style pixel areas (`min_pixels` 512²): one target-sized image, like the Qwen case
             # below; the processor's own `min_pixels`/`max_pixels` follow.
             area = target * target
             kwargs[attr] = {"min_pixels": area, "max_pixels": area}
-            kwargs.update({k: area for k in ("min_pixels", "max_pixels") if k in _valid_kwargs(cls)})
+            kwargs.update({k: area for k in ("min_pixels", "max_pixels") if k in settable_kwargs(cls)})
             continue
         if attr == "size" and isinstance(longest, int) and longest >= _AREA_SIZE_MIN:
             # Qwen-style min/max pixel areas: one target-sized image, whatever the input size.
