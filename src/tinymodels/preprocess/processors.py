@@ -291,10 +291,8 @@ def build_image_processor(class_name: str, config: Any, image_size: int | None =
         if attr in kwargs:
             continue  # taken from the config already
         current = getattr(default, attr, None)
-        longest = getattr(current, "longest_edge", None) if current is not None else None
-        if isinstance(current, dict):
-            longest = current.get("longest_edge")
         areas = _size_items(current)
+        longest = areas.get("longest_edge")
         if attr == "size" and isinstance(areas.get("min_pixels"), int) and areas["min_pixels"] > target * target:
             # Emu3-style pixel areas (`min_pixels` 512²): one target-sized image, like the Qwen case
             # below; the processor's own `min_pixels`/`max_pixels` follow.
