@@ -14,7 +14,8 @@ from tinymodels.config.tiny_config import config_from_dict, tiny_config_dict
 from tinymodels.config.upstream_config import tiny_config_for
 from tinymodels.options import BuildOptions
 from tinymodels.preprocess.feature_extractors import build_feature_extractor
-from tinymodels.preprocess.processors import _patches_per_image, build_image_processor
+from tinymodels.preprocess.image_processors import build_image_processor
+from tinymodels.preprocess.processors import _patches_per_image
 
 TYPES = ("canary", "timm_wrapper")
 

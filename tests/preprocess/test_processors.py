@@ -11,7 +11,7 @@ import pytest
 from tinymodels.build.builder import build_model_type, quiet_libraries
 from tinymodels.options import BuildOptions
 from tinymodels.preprocess.align import align_with_tokenizer
-from tinymodels.preprocess.processors import scale_image_grid
+from tinymodels.preprocess.image_processors import scale_image_grid
 from tinymodels.preprocess.special_tokens import (
     add_special_tokens,
     config_special_tokens,
@@ -129,7 +129,7 @@ def test_processor_components_from_class_declaration_and_data() -> None:
 def test_ocr_is_off_and_clusters_fit_the_tiny_config() -> None:
     from transformers import ImageGPTConfig
 
-    from tinymodels.preprocess.processors import build_image_processor
+    from tinymodels.preprocess.image_processors import build_image_processor
     from tinymodels.preprocess.samples import sample_image
 
     # OCR needs the Tesseract binary: off, the image alone is processed.
@@ -164,7 +164,7 @@ def test_image_processor_temporal_patch_follows_the_config(model_type: str, imag
     import transformers
 
     from tinymodels.config.tiny_config import check_config, tiny_config_dict
-    from tinymodels.preprocess.processors import image_config_kwargs
+    from tinymodels.preprocess.image_processors import image_config_kwargs
 
     config = check_config(model_type, tiny_config_dict(model_type))
     cls = getattr(transformers, image_processor)

@@ -37,13 +37,9 @@ def build_processors(model_type: ModelType, tiny: dict[str, Any], options: Build
         tokenizer_vocab_size,
     )
     from tinymodels.preprocess.feature_extractors import build_feature_extractor
+    from tinymodels.preprocess.image_processors import build_image_processor, scale_image_grid
     from tinymodels.preprocess.originals import open_source
-    from tinymodels.preprocess.processors import (
-        Processors,
-        build_image_processor,
-        build_processor,
-        scale_image_grid,
-    )
+    from tinymodels.preprocess.processors import Processors, build_processor
     from tinymodels.preprocess.special_tokens import (
         add_pad_token,
         add_plain_tokens,

@@ -218,7 +218,7 @@ def settings_from(folder: Path, component: str, class_name: str) -> dict[str, An
     (empty when the checkpoint has no such file); raises SourceError when they are unusable."""
     import transformers
 
-    from tinymodels.preprocess.processors import settable_kwargs
+    from tinymodels.preprocess.image_processors import settable_kwargs
 
     path = folder / _COMPONENT_FILES[component]
     nested = folder / "processor_config.json"
