@@ -46,13 +46,13 @@ def _find_image_size(config: Any) -> int:
     return DEFAULT_IMAGE_SIZE
 
 
-# Image/video processor settings the model config decides (besides the image size).
+# Image/video processor settings the model config decides (besides the image size), under names
+# only image processors use; `config_value` adds the names every processor shares (CONFIG_ALIASES).
 _IMAGE_CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
     "merge_size": ("spatial_merge_size",),
     # The vision encoder's patch size, as processors that also know a merged "token" size call it.
     "encoder_patch_size": ("patch_size",),
     "vision_patch_size": ("patch_size",),  # Step3p7: image tokens = (size // (this * stride))²
-    "image_seq_length": ("mm_tokens_per_image", "num_image_tokens", "image_seq_len"),
     "temporal_patch_size": ("patch_temporal",),  # MUSE's vision tower
 }
 # Processor kwargs never taken from the config (sizes are set separately; the rest is preprocessing).
