@@ -1,6 +1,6 @@
 """The metadata real checkpoints carry (`build.metadata`): pad tokens for decoder classifiers,
 `model_max_length` from the position table, mask tokens for masked-LM heads, and generation configs
-(pad id, the global defaults a model's own `generate` skips)."""
+(pad id, the EOS a config leaves unset, the global defaults a model's own `generate` skips)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from conftest import arch_folder, arch_json, arch_levels, build_in_process, build_selected, levels_of
 from tinymodels.validate.levels import OK
 
-TYPES = ("gpt2", "llama", "roberta", "modernbert", "musicgen")
+TYPES = ("gpt2", "llama", "roberta", "modernbert", "musicgen", "qwen3")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,21 @@ def test_generation_config_carries_the_pad_id(built: dict[str, Any]) -> None:
     config = arch_json(built, "llama", "LlamaForCausalLM", "config.json")
     assert gen["pad_token_id"] == config["pad_token_id"] is not None
     assert gen["eos_token_id"] == config["eos_token_id"]
+
+
+def test_config_names_the_tokenizers_eos_where_the_defaults_leave_it_unset(built: dict[str, Any]) -> None:
+    """Qwen3Config defaults bos/eos to None; a real checkpoint names its tokenizer's, and generate
+    stops at the EOS its generation config takes from there."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    folder = arch_folder(built, "qwen3", "Qwen3ForCausalLM")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    config = arch_json(built, "qwen3", "Qwen3ForCausalLM", "config.json")
+    assert tokenizer.eos_token_id is not None
+    assert config["eos_token_id"] == tokenizer.eos_token_id
+    assert config["bos_token_id"] == tokenizer.bos_token_id  # none in Qwen's tokenizer: stays None
+    assert GenerationConfig.from_pretrained(folder).eos_token_id == tokenizer.eos_token_id
+    assert built["qwen3"]["pytorch"]["Qwen3ForCausalLM"]["levels"]["generate"] == OK
 
 
 def test_masked_lm_heads_get_a_mask_token(built: dict[str, Any]) -> None:

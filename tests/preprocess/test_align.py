@@ -56,7 +56,8 @@ def test_text_indexed_tables_follow_the_vocab() -> None:
     assert config["vocab_size_per_layer_input"] == vocab
     assert config["text_vocab_size"] == 0  # a table switched off stays off
     assert config["pad_token_id"] == tok.pad_token_id  # None filled from the tokenizer
-    assert config["eos_token_id"] is None  # only pad/mask are filled
+    assert config["eos_token_id"] == tok.eos_token_id is not None
+    assert "bos_token_id" not in config  # only a field the config has is filled
 
 
 def test_vocabulary_without_tokenizer_shrinks_to_target() -> None:
@@ -122,6 +123,17 @@ def test_codebook_decoders_are_told_apart_from_code_and_text_decoders() -> None:
     assert codebook_decoders(music) == [music["decoder"]]
     assert codebook_decoders(depth) == []
     assert codebook_decoders({"num_codebooks": 4, "vocab_size": 2048}) == []  # the top level is the text's
+
+
+def test_a_code_decoder_gets_no_text_eos() -> None:
+    options = BuildOptions()
+    tok = train_tokenizer("TokenizersBackend", options.corpus, options.vocab_size)
+    music = {"num_codebooks": 4, "vocab_size": 2048, "bos_token_id": None, "eos_token_id": None,
+             "pad_token_id": None}
+    align_with_tokenizer(music, tok)
+    # MusicGen's codes have no end code; the pad id is still the tokenizer's (batched prompts).
+    assert music["eos_token_id"] is None and music["bos_token_id"] is None
+    assert music["pad_token_id"] == tok.pad_token_id
 
 
 @pytest.mark.slow  # builds real models

@@ -32,14 +32,21 @@ def _tokenizer_attr(key: str) -> str:
     return key.removesuffix("_index") + "_id" if key.endswith("_token_index") else key
 
 
-# Fields a config may leave None that models still compare ids against (ESM's embeddings:
-# `input_ids.ne(pad_token_id)`, `input_ids == mask_token_id`): a checkpoint's config carries its
-# tokenizer's ids, so a None here is filled from the tokenizer.
-_FILL_WHEN_NONE = ("pad_token_id", "mask_token_id")
+# Fields a config may leave None that a checkpoint's config carries from its tokenizer: models
+# compare ids against them (ESM's embeddings: `input_ids.ne(pad_token_id)`, `input_ids ==
+# mask_token_id`), and generate stops at the EOS and starts from the BOS the generation config
+# takes from them (Qwen2/3, GPT-OSS, MPT and GLM-4 MoE default both to None, where a real
+# checkpoint names its tokenizer's). A None here is filled when the tokenizer has the token, but
+# never a text BOS/EOS into a decoder that emits codec codes (MusicGen's has no end code).
+_FILL_WHEN_NONE = ("pad_token_id", "mask_token_id", "bos_token_id", "eos_token_id")
+_TEXT_ONLY = ("bos_token_id", "eos_token_id")
 
 
 def _fix_ids(d: dict[str, Any], tokenizer: Any, vocab: int) -> None:
+    codes = _emits_codes(d)
     for key in _FILL_WHEN_NONE:
+        if codes and key in _TEXT_ONLY:
+            continue
         tok_id = getattr(tokenizer, key, None)
         if key in d and d[key] is None and isinstance(tok_id, int) and 0 <= tok_id < vocab:
             d[key] = tok_id
@@ -69,11 +76,16 @@ _CODEBOOK_FIELD = "num_codebooks"
 _CODE_VOCAB_FIELDS = ("audio_vocab_size", "codebook_vocab_size")
 
 
+def _emits_codes(d: dict[str, Any]) -> bool:
+    """A decoder config whose vocabulary is a codec's codebook, not the tokenizer's (MusicGen's
+    decoder): it declares `num_codebooks` and no separate code vocabulary."""
+    return _CODEBOOK_FIELD in d and not any(f in d for f in _CODE_VOCAB_FIELDS)
+
+
 def codebook_decoders(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """Decoder sub-configs (under a text key) whose vocabulary is a codec's codebook, not the
-    tokenizer's (MusicGen's decoder): they declare `num_codebooks` and no separate code vocabulary."""
+    """Decoder sub-configs (under a text key) that emit codec codes (`_emits_codes`)."""
     subs = [config[k] for k in _TEXT_KEYS if isinstance(config.get(k), dict)]
-    return [d for d in subs if _CODEBOOK_FIELD in d and not any(f in d for f in _CODE_VOCAB_FIELDS)]
+    return [d for d in subs if _emits_codes(d)]
 
 
 def _codebook_size(config: dict[str, Any]) -> int | None:
