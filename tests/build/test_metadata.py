@@ -54,7 +54,7 @@ def test_generation_config_carries_the_pad_id(built: dict[str, Any]) -> None:
     gen = arch_json(built, "llama", "LlamaForCausalLM", "generation_config.json")
     config = arch_json(built, "llama", "LlamaForCausalLM", "config.json")
     assert gen["pad_token_id"] == config["pad_token_id"] is not None
-    assert gen["eos_token_id"] == config["eos_token_id"]
+    assert gen["eos_token_id"][0] == config["eos_token_id"]  # then Llama 3's <|eot_id|>
 
 
 def test_config_names_the_tokenizers_eos_where_the_defaults_leave_it_unset(built: dict[str, Any]) -> None:
@@ -68,8 +68,29 @@ def test_config_names_the_tokenizers_eos_where_the_defaults_leave_it_unset(built
     assert tokenizer.eos_token_id is not None
     assert config["eos_token_id"] == tokenizer.eos_token_id
     assert config["bos_token_id"] == tokenizer.bos_token_id  # none in Qwen's tokenizer: stays None
-    assert GenerationConfig.from_pretrained(folder).eos_token_id == tokenizer.eos_token_id
+    assert GenerationConfig.from_pretrained(folder).eos_token_id[0] == tokenizer.eos_token_id
     assert built["qwen3"]["pytorch"]["Qwen3ForCausalLM"]["levels"]["generate"] == OK
+
+
+def test_a_chat_reply_stops_at_the_templates_turn_end(built: dict[str, Any]) -> None:
+    """The token the chat template closes an assistant turn with joins the generation config's EOS
+    ids, as in instruct checkpoints: generate stops on it (the bias makes it the first token)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = arch_folder(built, "qwen3", "Qwen3ForCausalLM")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    turn_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert model.generation_config.eos_token_id == [tokenizer.eos_token_id, turn_end]
+    inputs = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True,
+                                           return_dict=True, return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=10, do_sample=False, sequence_bias={(turn_end,): 100.0})
+    assert out[0, inputs["input_ids"].shape[1]:].tolist() == [turn_end]
+    # A template that ends turns with the EOS itself adds nothing (GPT-2's generic format).
+    gen = arch_json(built, "gpt2", "GPT2LMHeadModel", "generation_config.json")
+    assert gen["eos_token_id"] == arch_json(built, "gpt2", "GPT2LMHeadModel", "config.json")["eos_token_id"]
 
 
 def test_masked_lm_heads_get_a_mask_token(built: dict[str, Any]) -> None:

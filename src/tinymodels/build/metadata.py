@@ -7,8 +7,9 @@
 - `model_max_length`: the text model's position capacity where it has an absolute position table
   (minus RoBERTa-style offsets), else left unset (transformers' very large value) as real RoPE
   checkpoints do;
-- the generation config: the tokenizer's pad id, and a `max_length` within the position table
-  when the pipelines' default budget of new tokens would not fit;
+- the generation config: the tokenizer's pad id, a `max_length` within the position table
+  when the pipelines' default budget of new tokens would not fit, and for a chat model the token
+  its template closes an assistant turn with among the EOS ids, so a chat reply stops there;
 - special token ids that the tokenizer cannot decode are reported.
 """
 
@@ -140,9 +141,43 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
         gen._from_model_config = False
     if tokenizer is not None and getattr(gen, "pad_token_id", None) is None and isinstance(tokenizer.pad_token_id, int):
         gen.pad_token_id = tokenizer.pad_token_id
+    turn_end = turn_end_id(tokenizer)
+    if turn_end is not None:
+        eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
+        stops = [i for i in eos if isinstance(i, int)]
+        # Instruct checkpoints list it beside the EOS (Qwen's <|im_end|>, Llama 3's <|eot_id|>). A
+        # model generating with no EOS (MusicGen's codes) does not stop on tokens: it gets none.
+        if stops and turn_end not in stops:
+            gen.eos_token_id = [*stops, turn_end]
+            gen._from_model_config = False  # else transformers rebuilds it from config.json on load
     capacity = position_capacity(model.config)
     if capacity is not None and capacity < DEFAULT_NEW_TOKENS and getattr(gen, "max_length", None) in (None, 20):
         gen.max_length = capacity
+
+
+_TURN_MARK: Final[str] = "tinymodels turn mark"
+
+
+def turn_end_id(tokenizer: Any | None) -> int | None:
+    """The special token a tokenizer's chat template writes right after an assistant turn's text
+    (`<|im_end|>`, `<|eot_id|>`, `<end_of_turn>`, or the EOS itself), read from the rendered
+    template, so any template, ours or a checkpoint's own, answers; None without a template or
+    when no special token closes the turn."""
+    if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        return None
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": _TURN_MARK}]
+    try:
+        text = tokenizer.apply_chat_template(messages, tokenize=False)
+    except Exception:  # noqa: BLE001 - a template that needs other roles or arguments: no turn end
+        return None
+    if not isinstance(text, str) or _TURN_MARK not in text:
+        return None
+    after = text.split(_TURN_MARK, 1)[1].lstrip()
+    # Matched as text, not encoded: some tokenizers only take words and boxes (UDOP).
+    tokens = {str(t): i for i, t in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items()}
+    tokens.update(zip(tokenizer.all_special_tokens, tokenizer.all_special_ids, strict=False))
+    found = max((t for t in tokens if t and after.startswith(t)), key=len, default=None)
+    return None if found is None else tokens[found]
 
 
 @functools.cache
