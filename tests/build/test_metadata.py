@@ -13,7 +13,7 @@ import pytest
 from conftest import arch_folder, arch_json, arch_levels, build_in_process, build_selected, levels_of
 from tinymodels.validate.levels import OK
 
-TYPES = ("gpt2", "llama", "roberta", "modernbert", "musicgen", "qwen3")
+TYPES = ("gpt2", "llama", "roberta", "modernbert", "musicgen", "qwen3", "qwen3_vl")
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,14 @@ def test_a_chat_reply_stops_at_the_templates_turn_end(built: dict[str, Any]) -> 
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=10, do_sample=False, sequence_bias={(turn_end,): 100.0})
     assert out[0, inputs["input_ids"].shape[1]:].tolist() == [turn_end]
+    # Qwen3-VL's text config has no EOS field at all: the tokenizer's EOS still stops a reply.
+    folder = arch_folder(built, "qwen3_vl", "Qwen3VLForConditionalGeneration")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    gen = arch_json(built, "qwen3_vl", "Qwen3VLForConditionalGeneration", "generation_config.json")
+    assert gen["eos_token_id"] == [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    # MusicGen's decoder emits codec codes: no text token stops it.
+    assert "eos_token_id" not in arch_json(built, "musicgen", "MusicgenForConditionalGeneration",
+                                           "generation_config.json")
     # A template that ends turns with the EOS itself adds nothing (GPT-2's generic format).
     gen = arch_json(built, "gpt2", "GPT2LMHeadModel", "generation_config.json")
     assert gen["eos_token_id"] == arch_json(built, "gpt2", "GPT2LMHeadModel", "config.json")["eos_token_id"]

@@ -141,18 +141,37 @@ def complete_generation_config(model: Any, tokenizer: Any | None, family: dict[s
         gen._from_model_config = False
     if tokenizer is not None and getattr(gen, "pad_token_id", None) is None and isinstance(tokenizer.pad_token_id, int):
         gen.pad_token_id = tokenizer.pad_token_id
-    turn_end = turn_end_id(tokenizer)
-    if turn_end is not None:
-        eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
-        stops = [i for i in eos if isinstance(i, int)]
-        # Instruct checkpoints list it beside the EOS (Qwen's <|im_end|>, Llama 3's <|eot_id|>). A
-        # model generating with no EOS (MusicGen's codes) does not stop on tokens: it gets none.
-        if stops and turn_end not in stops:
-            gen.eos_token_id = [*stops, turn_end]
-            gen._from_model_config = False  # else transformers rebuilds it from config.json on load
+    stops = chat_stop_ids(model.config, gen, tokenizer)
+    if stops:
+        gen.eos_token_id = stops if len(stops) > 1 else stops[0]
+        gen._from_model_config = False  # else transformers rebuilds it from config.json on load
     capacity = position_capacity(model.config)
     if capacity is not None and capacity < DEFAULT_NEW_TOKENS and getattr(gen, "max_length", None) in (None, 20):
         gen.max_length = capacity
+
+
+def chat_stop_ids(config: Any, gen: Any, tokenizer: Any | None) -> list[int] | None:
+    """The EOS ids of a chat model's generation config, None to keep them: a chat reply stops at
+    the tokenizer's EOS (also where the config has no EOS field at all: Qwen3-VL, GLM-4V) and at
+    the token the template closes an assistant turn with, as instruct checkpoints list them
+    (Qwen's <|im_end|>, Llama 3's <|eot_id|>). A model that emits codec codes (MusicGen) does not
+    stop on text tokens."""
+    from tinymodels.preprocess.align import emits_codes
+
+    if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        return None
+    try:
+        text = config.get_text_config(decoder=True)
+    except ValueError:  # several text configs (an encoder and a decoder): the model's own
+        text = config
+    if emits_codes(text.to_dict()):
+        return None
+    eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
+    stops = [i for i in eos if isinstance(i, int)]
+    for extra in (tokenizer.eos_token_id if not stops else None, turn_end_id(tokenizer)):
+        if isinstance(extra, int) and extra not in stops:
+            stops.append(extra)
+    return stops if stops != eos else None
 
 
 _TURN_MARK: Final[str] = "tinymodels turn mark"

@@ -43,7 +43,7 @@ _TEXT_ONLY = ("bos_token_id", "eos_token_id")
 
 
 def _fix_ids(d: dict[str, Any], tokenizer: Any, vocab: int) -> None:
-    codes = _emits_codes(d)
+    codes = emits_codes(d)
     for key in _FILL_WHEN_NONE:
         if codes and key in _TEXT_ONLY:
             continue
@@ -76,16 +76,16 @@ _CODEBOOK_FIELD = "num_codebooks"
 _CODE_VOCAB_FIELDS = ("audio_vocab_size", "codebook_vocab_size")
 
 
-def _emits_codes(d: dict[str, Any]) -> bool:
+def emits_codes(d: dict[str, Any]) -> bool:
     """A decoder config whose vocabulary is a codec's codebook, not the tokenizer's (MusicGen's
     decoder): it declares `num_codebooks` and no separate code vocabulary."""
     return _CODEBOOK_FIELD in d and not any(f in d for f in _CODE_VOCAB_FIELDS)
 
 
 def codebook_decoders(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """Decoder sub-configs (under a text key) that emit codec codes (`_emits_codes`)."""
+    """Decoder sub-configs (under a text key) that emit codec codes (`emits_codes`)."""
     subs = [config[k] for k in _TEXT_KEYS if isinstance(config.get(k), dict)]
-    return [d for d in subs if _emits_codes(d)]
+    return [d for d in subs if emits_codes(d)]
 
 
 def _codebook_size(config: dict[str, Any]) -> int | None:
