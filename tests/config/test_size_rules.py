@@ -42,6 +42,9 @@ def _flat(v: Any) -> list[float]:
     ("albert", "embedding_size", 16),    # factorized token tables: below the width
     ("electra", "embedding_size", 16),
     ("funnel", "block_sizes", 1),
+    ("wav2vec2", "conv_dim", 16),         # speech feature encoders: per-layer channel lists
+    ("hubert", "conv_dim", 16),
+    ("sew", "conv_dim", 16),
 ])
 def test_capped(model_type: str, key: str, cap: int) -> None:
     values = [x for v in _values(tiny_config_dict(model_type), key) for x in _flat(v)]
@@ -97,3 +100,26 @@ def test_masked_image_modeling_reconstructs_the_image_it_was_given() -> None:
     out = model(pixel_values=pixels, bool_masked_pos=torch.ones(2, patches, dtype=torch.bool))
     assert out.reconstruction.shape == pixels.shape
     assert torch.isfinite(out.loss)
+
+
+WAV2VEC2_TESTER = {"hidden_size": 16, "conv_dim": [32, 32, 32], "conv_stride": [4, 4, 4], "conv_kernel": [8, 8, 8],
+                   "conv_bias": False, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2,
+                   "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 20}
+
+
+def test_a_speech_encoder_is_no_larger_than_upstreams_test_class_and_keeps_its_frame_rate() -> None:
+    """The feature encoder's channels shrink, not its kernels and strides: a frame still covers the
+    samples a real checkpoint's does (the ASR pipeline's chunking and timestamps read it)."""
+    from transformers import AutoConfig
+
+    ours = config_from_dict("wav2vec2", tiny_config_dict("wav2vec2"))
+    theirs = AutoConfig.for_model("wav2vec2", **WAV2VEC2_TESTER)
+    n_ours = check_size(model_class("Wav2Vec2Model", ours), ours)
+    n_theirs = check_size(model_class("Wav2Vec2Model", theirs), theirs)
+    assert n_ours <= n_theirs, f"Wav2Vec2Model: {n_ours:,} parameters, upstream's test class {n_theirs:,}"
+    assert ours.inputs_to_logits_ratio == AutoConfig.for_model("wav2vec2").inputs_to_logits_ratio == 320
+
+
+def test_an_int_conv_dim_is_a_width_not_a_speech_encoder() -> None:
+    # OneFormer's pixel decoder group-norms its int conv_dim in groups of 32.
+    assert tiny_config_dict("oneformer")["conv_dim"] == 32

@@ -77,7 +77,7 @@ def shrink_dict(d: dict[str, Any], keep: frozenset[str] = frozenset()) -> dict[s
             out[key] = shrink_dict(value, keep)
         else:
             for rule in rules:
-                if rule.pattern.fullmatch(key):
+                if rule.pattern.fullmatch(key) and (isinstance(value, list | tuple) or not rule.lists_only):
                     value = _shrink_value(value, rule.max, rule.pow2)
                     break
             out[key] = value

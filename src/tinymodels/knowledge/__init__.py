@@ -135,6 +135,9 @@ class ShrinkRule:
     pattern: re.Pattern[str]
     # Round capped values down to a power of two, so they divide the power-of-two widths.
     pow2: bool = False
+    # Only per-layer lists match (the same name as a single int means another thing: OneFormer's
+    # pixel-decoder width is an int `conv_dim`, group-normed in groups of 32).
+    lists_only: bool = False
 
 
 @functools.cache
@@ -145,7 +148,8 @@ def shrink_rules() -> tuple[ShrinkRule, ...]:
         if not isinstance(raw.get("max"), int) or not raw.get("keys"):
             raise ValueError(f"shrink_rules.yaml: rule {raw.get('name')!r} needs an int 'max' and 'keys'")
         pattern = re.compile("|".join(f"(?:{k})" for k in raw["keys"]))
-        rules.append(ShrinkRule(name=raw["name"], max=raw["max"], pattern=pattern, pow2=bool(raw.get("pow2", False))))
+        rules.append(ShrinkRule(name=raw["name"], max=raw["max"], pattern=pattern, pow2=bool(raw.get("pow2", False)),
+                                lists_only=bool(raw.get("lists_only", False))))
     return tuple(rules)
 
 
