@@ -168,7 +168,7 @@ def chat_stop_ids(config: Any, gen: Any, tokenizer: Any | None) -> list[int] | N
         return None
     eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
     stops = [i for i in eos if isinstance(i, int)]
-    for extra in (tokenizer.eos_token_id if not stops else None, turn_end_id(tokenizer)):
+    for extra in (tokenizer.eos_token_id if not stops else None, _turn_end_id(tokenizer)):
         if isinstance(extra, int) and extra not in stops:
             stops.append(extra)
     return stops if stops != eos else None
@@ -177,13 +177,11 @@ def chat_stop_ids(config: Any, gen: Any, tokenizer: Any | None) -> list[int] | N
 _TURN_MARK: Final[str] = "tinymodels turn mark"
 
 
-def turn_end_id(tokenizer: Any | None) -> int | None:
+def _turn_end_id(tokenizer: Any) -> int | None:
     """The special token a tokenizer's chat template writes right after an assistant turn's text
     (`<|im_end|>`, `<|eot_id|>`, `<end_of_turn>`, or the EOS itself), read from the rendered
-    template, so any template, ours or a checkpoint's own, answers; None without a template or
-    when no special token closes the turn."""
-    if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-        return None
+    template, so any template, ours or a checkpoint's own, answers; None when no special token
+    closes the turn. The caller has checked that there is a template."""
     messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": _TURN_MARK}]
     try:
         text = tokenizer.apply_chat_template(messages, tokenize=False)
